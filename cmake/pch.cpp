@@ -1,0 +1,2 @@
+// Carrier translation unit for the shared precompiled header (cmake/pch.h).
+#include "pch.h"

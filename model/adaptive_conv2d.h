@@ -1,0 +1,59 @@
+// Sample-adaptive kernel selection + StyleGAN2 modulation/demodulation.
+// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection (g_adaconv)";
+// Kang et al. 2023, Sec. 3.2, Eq. (1)-(2); StyleGAN2 Sec. 2.2 (demodulation).
+//
+//   K_n   = sum_i softmax(W_filter^T w_n + b_filter)_i * K_i      (bank of N kernels)
+//   s_n   = W_mod^T w_n + b_mod                                    (per input channel)
+//   W'_n  = K_n * s_n[i]           d_n[o] = rsqrt(sum_{i,k} W'_n[o,i,k]^2 + eps)
+//   y_n   = d_n[o] * conv(x_n, W'_n)
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "layers.h"
+
+namespace gg {
+
+// How the per-sample convolution is computed. All are exact reformulations
+// of the same function (tested against Naive to float32 rounding).
+enum class AdaConvImpl {
+  Auto,       // pick the fastest for the device and shapes
+  Naive,      // reference: a loop over samples, kernels built explicitly
+  PerSample,  // batched kernel build, then one dense conv per sample
+  Grouped,    // one grouped conv with groups = batch (fast on CUDA, slow on CPU)
+  Bank,       // dense conv with the whole bank, then mix outputs (N x FLOPs, one big GEMM)
+};
+AdaConvImpl parse_adaconv_impl(const std::string& s);
+const char* adaconv_impl_name(AdaConvImpl impl);
+// Process-wide choice (default Auto). Tests and benchmarks switch it.
+void set_adaconv_impl(AdaConvImpl impl);
+AdaConvImpl adaconv_impl();
+
+struct AdaptiveConv2dImpl : torch::nn::Module {
+  AdaptiveConv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
+                     int64_t w_dim, int64_t num_kernels, bool demodulate = true, int up = 1,
+                     Activation activation = Activation::LReLU, bool bias = true);
+  // x: [N, C_in, H, W], w: [N, w_dim] -> [N, C_out, H*up, W*up]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w);
+  // Same function with an explicit implementation (used by tests/bench).
+  torch::Tensor forward_with(AdaConvImpl impl, const torch::Tensor& x, const torch::Tensor& w);
+  // What Auto resolves to for input x (before upsampling) on x's device.
+  AdaConvImpl choose_impl(const torch::Tensor& x) const;
+  // CPU Auto rule: Bank when its extra work (Nk-1) x per-sample conv FLOPs is
+  // below this (measured; see choose_impl in adaptive_conv2d.cpp).
+  static constexpr double kBankMaxExtraFlops = 2e6;
+
+  int64_t in_channels, out_channels, kernel_size, w_dim, num_kernels;
+  bool demodulate;
+  int up;
+  Activation activation;
+  double weight_gain;
+  torch::Tensor weight;             // kernel bank K: [num_kernels, C_out, C_in, k, k]
+  torch::Tensor bias;               // [C_out]
+  FullyConnectedLayer filter{nullptr};  // W_filter, b_filter: w -> num_kernels logits
+  FullyConnectedLayer affine{nullptr};  // W_mod, b_mod: w -> C_in styles (bias init 1)
+};
+TORCH_MODULE(AdaptiveConv2d);
+
+}  // namespace gg

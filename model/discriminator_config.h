@@ -1,0 +1,44 @@
+// Config of the GigaGAN discriminator and of the vision-aided discriminator.
+// Ref: ../shared/GIGAGAN.md "Discriminator", "Extra generator losses".
+#pragma once
+#include <string>
+#include <vector>
+
+#include "json_config.h"
+
+namespace gg {
+
+struct DiscriminatorConfig {
+  int resolution = 64;  // top pyramid level; phi has layers r -> r/2 -> ... -> 4 -> 1
+  int levels = 5;       // pyramid levels the MS-I/O loss feeds (x_0 .. x_{L-1})
+  std::vector<int> channels = {};  // channels of phi's layer inputs, top resolution first
+                                   // (levels + 1 entries: the last is the 1x1 output)
+  int text_input_dim = 768;        // frozen CLIP text width
+  int context_length = 77;
+  int text_dim = 512;  // width of t_D
+  int text_layers = 2;
+  int text_heads = 8;
+  std::vector<int> attention_resolutions = {8, 16, 32};  // phi layers with self-attention
+  int attention_head_dim = 64;
+  double attention_residual_gain = 0.3;
+  int psi_channels = 0;  // width of psi_j's 1x1 convs; 0 = same as phi's channels at j
+  void validate() const;
+};
+GG_CONFIG_JSON(DiscriminatorConfig, resolution, levels, channels, text_input_dim, context_length,
+               text_dim, text_layers, text_heads, attention_resolutions, attention_head_dim,
+               attention_residual_gain, psi_channels)
+
+struct VisionAidedConfig {
+  bool enabled = true;
+  std::vector<int> feature_layers = {};  // CLIP vision encoder layers whose tokens are used
+  int projection_channels = 64;          // fixed random projection (Projected GAN), not trained
+  int head_channels = 128;               // width of the 3x3-conv head
+  int head_layers = 2;
+  int text_input_dim = 768;  // CLIP text pooled width used for modulation
+  int projection_seed = 0;   // seed of the fixed random projections (registered buffers)
+  void validate() const;
+};
+GG_CONFIG_JSON(VisionAidedConfig, enabled, feature_layers, projection_channels, head_channels,
+               head_layers, text_input_dim, projection_seed)
+
+}  // namespace gg

@@ -1,0 +1,63 @@
+#include "runtime.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "errors.h"
+#include <torch/version.h>
+
+namespace gg {
+
+void init_runtime(int threads) {
+  if (threads <= 0) {
+    if (const char* env = std::getenv("GIGAGAN_THREADS")) threads = std::atoi(env);
+  }
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  static const std::regex cuda_re("cuda(:([0-9]+))?");
+  std::smatch m;
+  if (std::regex_match(name, m, cuda_re)) {
+    if (!torch::cuda::is_available())
+      throw ConfigError("device '" + name + "': this build of LibTorch has no CUDA or no GPU is visible; use --device cpu");
+    const int index = m[2].matched ? std::stoi(m[2].str()) : 0;
+    if (index >= static_cast<int>(torch::cuda::device_count()))
+      throw ConfigError("device '" + name + "': only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw ConfigError("unknown device '" + name + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
+std::string blas_library() {
+  // Touch BLAS once so that a lazily loaded library shows up in the maps.
+  (void)torch::mm(torch::ones({2, 2}), torch::ones({2, 2}));
+  std::ifstream maps("/proc/self/maps");
+  std::string line, found;
+  while (std::getline(maps, line)) {
+    const auto slash = line.rfind('/');
+    if (slash == std::string::npos) continue;
+    const std::string file = line.substr(slash + 1);
+    if (file.find("openblas") != std::string::npos) return "openblas (" + file + ")";
+    if (file.find("libmkl") != std::string::npos) return "mkl (" + file + ")";
+    if (file.find("blis") != std::string::npos) found = "blis (" + file + ")";
+    if (found.empty() && file.rfind("libblas.so", 0) == 0) found = "reference BLAS (" + file + ", slow: install libopenblas0-openmp)";
+  }
+  return found.empty() ? "unknown" : found;
+}
+
+std::string runtime_summary() {
+  std::ostringstream os;
+  os << "threads " << at::get_num_threads() << ", BLAS " << blas_library() << ", CUDA "
+     << (torch::cuda::is_available() ? std::to_string(torch::cuda::device_count()) + " device(s)" : std::string("no"))
+     << ", LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
+  return os.str();
+}
+
+}  // namespace gg

@@ -1,0 +1,24 @@
+// Process-wide runtime set-up shared by every entry point (CLI, studio, tests).
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+namespace gg {
+
+// Sets LibTorch's intra-op thread count: `threads` if > 0, else the
+// GIGAGAN_THREADS environment variable, else the number of cores (LibTorch
+// starts with one thread on this platform). Idempotent.
+void init_runtime(int threads = 0);
+
+// "cpu", "cuda", "cuda:N" or "auto" (CUDA when available). Throws ConfigError
+// for an unknown name or when CUDA is asked for but this build has none.
+torch::Device parse_device(const std::string& name);
+
+// The BLAS library actually loaded into this process (from /proc/self/maps),
+// e.g. "openblas (libopenblasp-r0.3.21.so)", or "reference BLAS (slow)".
+std::string blas_library();
+// One line: threads, BLAS, CUDA availability, LibTorch version.
+std::string runtime_summary();
+
+}  // namespace gg
