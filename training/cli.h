@@ -1,0 +1,67 @@
+// The headless `gigagan` command: subcommands, their options and --help.
+// app/gigagan_main.cpp only calls gg::cli::main(). Qt-free, so every command
+// runs on servers and in CI.
+#pragma once
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+
+namespace gg::cli {
+
+// Bad command-line usage: exit code 2, message plus a hint to --help.
+struct UsageError : Error {
+  using Error::Error;
+};
+
+struct Option {
+  std::string name;     // without the leading "--"
+  std::string metavar;  // empty for a flag
+  std::string help;
+  std::string default_value;  // shown in --help; returned by Args::get when absent
+  bool repeatable = false;
+};
+
+class Args {
+ public:
+  Args(std::string command, const std::vector<Option>& options, const std::vector<std::string>& argv);
+  bool has(const std::string& name) const;
+  std::string get(const std::string& name) const;  // the value, or the option's default
+  std::vector<std::string> get_all(const std::string& name) const;
+  int get_int(const std::string& name) const;
+  double get_double(const std::string& name) const;
+  bool flag(const std::string& name) const { return has(name); }
+  const std::string& command() const { return command_; }
+
+ private:
+  const Option& option(const std::string& name) const;
+  std::string command_;
+  std::vector<Option> options_;
+  std::map<std::string, std::vector<std::string>> values_;
+};
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::vector<Option> options;
+  std::function<int(const Args&, std::ostream& out)> run;
+};
+
+// Registered subcommands (cli_*.cpp).
+Command info_command();
+Command bench_command();
+
+// Entry point: returns the process exit code (0 ok, 1 error, 2 usage).
+int main(int argc, char** argv);
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+
+// Shared options.
+Option device_option();
+Option threads_option();
+// Resolves a preset name ("tiny", "emoji64", "paper") or a path to a JSON file.
+std::string resolve_config_path(const std::string& name_or_path);
+
+}  // namespace gg::cli
