@@ -1,0 +1,105 @@
+// The `gigagan` command's dispatcher, options and error handling (training/cli.h).
+#include <QtTest/QtTest>
+
+#include <sstream>
+
+#include "cli.h"
+#include "test_support.h"
+
+namespace {
+struct Result {
+  int code;
+  std::string out, err;
+};
+Result run(const std::vector<std::string>& argv) {
+  std::ostringstream out, err;
+  const int code = gg::cli::run(argv, out, err);
+  return {code, out.str(), err.str()};
+}
+bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void usageErrorsExitTwo_data() {
+    QTest::addColumn<QStringList>("argv");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("no command") << QStringList{} << "usage: gigagan";
+    QTest::newRow("unknown command") << QStringList{"paint"} << "unknown command 'paint'";
+    QTest::newRow("unknown option") << QStringList{"info", "--colour", "red"} << "unknown option --colour";
+    QTest::newRow("missing value") << QStringList{"info", "--config"} << "--config needs a value";
+    QTest::newRow("stray argument") << QStringList{"info", "tiny"} << "unexpected argument 'tiny'";
+    QTest::newRow("bad integer") << QStringList{"bench", "--iters", "many"} << "--iters expects an integer";
+    QTest::newRow("bad batch list") << QStringList{"bench", "--batch", "1,x"} << "comma-separated integers";
+    QTest::newRow("repeated option") << QStringList{"info", "--config", "tiny", "--config", "paper"} << "given twice";
+  }
+  void usageErrorsExitTwo() {
+    QFETCH(QStringList, argv);
+    QFETCH(QString, needle);
+    std::vector<std::string> a;
+    for (const auto& s : argv) a.push_back(s.toStdString());
+    const auto r = run(a);
+    QCOMPARE(r.code, 2);
+    QVERIFY2(contains(r.err, needle.toStdString()), r.err.c_str());
+  }
+
+  void helpListsOptions() {
+    const auto r = run({"info", "--help"});
+    QCOMPARE(r.code, 0);
+    QVERIFY(contains(r.out, "--config FILE|PRESET"));
+    QVERIFY(contains(r.out, "(default: emoji64)"));
+    const auto top = run({"--help"});
+    QCOMPARE(top.code, 0);
+    QVERIFY(contains(top.out, "info") && contains(top.out, "bench"));
+  }
+
+  void errorsExitOneAndNameTheProblem() {
+    auto r = run({"info", "--config", "/no/such/config.json"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "/no/such/config.json"), r.err.c_str());
+    QTemporaryDir dir;
+    const QString bad = dir.filePath("bad.json");
+    QFile f(bad);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(R"({"generator": {"chanels": [4]}})");
+    f.close();
+    r = run({"info", "--config", bad.toStdString()});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "unknown field 'chanels'"), r.err.c_str());
+    r = run({"bench", "--config", "tiny", "--device", "tpu"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "unknown device 'tpu'"), r.err.c_str());
+  }
+
+  void infoCountsEveryNetwork() {
+    const auto r = run({"info", "--config", gg::test::config_path("tiny"), "--json"});
+    QCOMPARE(r.code, 0);
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* net : {"generator", "generator.mapping", "generator.synthesis", "generator.text_encoder",
+                            "discriminator", "upsampler", "upsampler_discriminator", "clip.text_model",
+                            "clip.vision_model"})
+      QVERIFY2(j["parameters"].contains(net) && j["parameters"][net].get<int64_t>() > 0, net);
+  }
+
+  void paperPresetMatchesThePaper() {
+    // Counted on the meta device: 652.5 M (G), 381.4 M (D), 359.1 M (upsampler), within 10%.
+    const auto r = run({"info", "--config", gg::test::config_path("paper"), "--json"});
+    QCOMPARE(r.code, 0);
+    const auto p = nlohmann::json::parse(r.out)["parameters"];
+    auto near = [](int64_t n, double target) { return std::abs(n / 1e6 - target) <= 0.1 * target; };
+    QVERIFY2(near(p["generator"].get<int64_t>(), 652.5), std::to_string(p["generator"].get<int64_t>()).c_str());
+    QVERIFY2(near(p["discriminator"].get<int64_t>(), 381.4), std::to_string(p["discriminator"].get<int64_t>()).c_str());
+    QVERIFY2(near(p["upsampler"].get<int64_t>(), 359.1), std::to_string(p["upsampler"].get<int64_t>()).c_str());
+  }
+
+  void benchPrintsNumbers() {
+    const auto r = run({"bench", "--config", gg::test::config_path("tiny"), "--batch", "2", "--iters", "1",
+                        "--warmup", "0", "--device", "cpu"});
+    QCOMPARE(r.code, 0);
+    QVERIFY2(contains(r.out, "GFLOP/img") && contains(r.out, "from cached text"), r.out.c_str());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

@@ -1,0 +1,31 @@
+#include "losses.h"
+
+#include "errors.h"
+
+namespace gg {
+
+torch::Tensor d_loss_real(const torch::Tensor& logits) { return torch::softplus(-logits).mean(); }
+torch::Tensor d_loss_fake(const torch::Tensor& logits) { return torch::softplus(logits).mean(); }
+torch::Tensor g_loss(const torch::Tensor& logits) { return torch::softplus(-logits).mean(); }
+
+torch::Tensor sum_over_pairs(const std::vector<torch::Tensor>& logits,
+                             torch::Tensor (*loss)(const torch::Tensor&)) {
+  if (logits.empty()) throw Error("sum_over_pairs: no discriminator predictions");
+  torch::Tensor total = loss(logits[0]);
+  for (size_t k = 1; k < logits.size(); ++k) total = total + loss(logits[k]);
+  return total;
+}
+
+torch::Tensor r1_penalty(const torch::Tensor& outputs_sum, const std::vector<torch::Tensor>& inputs) {
+  if (inputs.empty()) throw Error("r1_penalty: no inputs");
+  auto grads = torch::autograd::grad({outputs_sum}, inputs, /*grad_outputs=*/{}, /*retain_graph=*/true,
+                                     /*create_graph=*/true);
+  torch::Tensor total;
+  for (const auto& g : grads) {
+    auto per_sample = g.square().flatten(1).sum(1).mean();
+    total = total.defined() ? total + per_sample : per_sample;
+  }
+  return total;
+}
+
+}  // namespace gg
