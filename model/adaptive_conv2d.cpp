@@ -1,0 +1,182 @@
+// Sample-adaptive kernel selection + StyleGAN2 modulation/demodulation.
+// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection (g_adaconv)";
+// Kang et al. 2023, Sec. 3.2, Eq. (1)-(2); StyleGAN2 Sec. 2.2 (demodulation).
+//
+// Four exact formulations of the same function (see adaptive_conv2d.h):
+//   Naive     per sample: K_n = sum_i a_ni K_i, modulate, demodulate, conv.
+//   PerSample kernels for the whole batch in one GEMM [N, Nk] x [Nk, Co*Ci*k*k],
+//             then one dense conv per sample (batch 1: a single conv).
+//   Grouped   the same kernels, one conv with groups = N (StyleGAN2's fused
+//             modconv; the fast path on CUDA).
+//   Bank      by linearity: conv(x*s, sum_i a_i K_i) = sum_i a_i conv(x*s, K_i).
+//             One dense conv of the modulated input with the stacked bank
+//             [Nk*Co, Ci, k, k], a per-sample mix of the Nk outputs, then the
+//             demodulation coefficients d_n[o] (computed from the selected kernel)
+//             scale the output channels. Nk times the FLOPs, but one large GEMM;
+//             for Nk == 1 it is StyleGAN2's non-fused modconv at the same FLOPs.
+// up == 2 upsamples x bilinearly before the conv (layers.h upsample2x), as
+// Conv2dLayer does; StyleGAN2 uses a transposed conv + FIR filter instead. The
+// per-channel modulation commutes with the upsampling, so every formulation
+// stays exact.
+#include "adaptive_conv2d.h"
+
+#include <atomic>
+#include <cmath>
+
+namespace gg {
+
+namespace {
+std::atomic<AdaConvImpl> g_impl{AdaConvImpl::Auto};
+constexpr double kDemodEps = 1e-8;  // StyleGAN2
+
+// On the CPU, oneDNN's convolution runs about 1.7x faster with channels_last
+// tensors (measured ~80 vs ~140 GFLOP/s on this machine's 2 cores). On CUDA we
+// leave the layout to cuDNN.
+torch::Tensor conv_layout(const torch::Tensor& t) {
+  if (t.device().is_cpu() && t.dim() == 4)
+    return t.contiguous(at::MemoryFormat::ChannelsLast);
+  return t;
+}
+}  // namespace
+
+AdaConvImpl parse_adaconv_impl(const std::string& s) {
+  if (s == "auto") return AdaConvImpl::Auto;
+  if (s == "naive") return AdaConvImpl::Naive;
+  if (s == "per_sample") return AdaConvImpl::PerSample;
+  if (s == "grouped") return AdaConvImpl::Grouped;
+  if (s == "bank") return AdaConvImpl::Bank;
+  throw ConfigError("unknown adaptive conv implementation '" + s +
+                    "' (expected auto, naive, per_sample, grouped or bank)");
+}
+
+const char* adaconv_impl_name(AdaConvImpl impl) {
+  switch (impl) {
+    case AdaConvImpl::Auto: return "auto";
+    case AdaConvImpl::Naive: return "naive";
+    case AdaConvImpl::PerSample: return "per_sample";
+    case AdaConvImpl::Grouped: return "grouped";
+    case AdaConvImpl::Bank: return "bank";
+  }
+  return "?";
+}
+
+void set_adaconv_impl(AdaConvImpl impl) { g_impl.store(impl); }
+AdaConvImpl adaconv_impl() { return g_impl.load(); }
+
+AdaptiveConv2dImpl::AdaptiveConv2dImpl(int64_t in, int64_t out, int64_t k, int64_t wd,
+                                       int64_t nk, bool demod, int up_, Activation act,
+                                       bool has_bias)
+    : in_channels(in),
+      out_channels(out),
+      kernel_size(k),
+      w_dim(wd),
+      num_kernels(nk),
+      demodulate(demod),
+      up(up_),
+      activation(act),
+      weight_gain(1.0 / std::sqrt(static_cast<double>(in * k * k))) {
+  if (in <= 0 || out <= 0 || wd <= 0 || nk <= 0)
+    throw ConfigError("AdaptiveConv2d: channels, w_dim and num_kernels must be positive");
+  if (k <= 0 || k % 2 == 0) throw ConfigError("AdaptiveConv2d: kernel_size must be odd");
+  if (up != 1 && up != 2) throw ConfigError("AdaptiveConv2d: up must be 1 or 2");
+  weight = register_parameter("weight", new_randn({nk, out, in, k, k}));
+  if (has_bias) bias = register_parameter("bias", new_zeros({out}));
+  filter = register_module("filter", FullyConnectedLayer(wd, nk));
+  affine = register_module("affine", FullyConnectedLayer(wd, in, /*bias=*/true, Activation::Linear,
+                                                         /*lr_multiplier=*/1.0, /*bias_init=*/1.0));
+}
+
+torch::Tensor AdaptiveConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor& w) {
+  return forward_with(adaconv_impl(), x, w);
+}
+
+torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Tensor& x_in,
+                                               const torch::Tensor& w) {
+  // x: [N, C_in, H, W], w: [N, w_dim] -> [N, C_out, H*up, W*up]
+  check_shape(x_in, {-1, in_channels, -1, -1}, "AdaptiveConv2d x");
+  const int64_t n = x_in.size(0);
+  check_shape(w, {n, w_dim}, "AdaptiveConv2d w");
+  if (impl == AdaConvImpl::Auto) impl = choose_impl(x_in);
+
+  auto x = up == 2 ? upsample2x(x_in) : x_in;
+  const int64_t h = x.size(2), wd = x.size(3), k = kernel_size, pad = k / 2;
+  const int64_t co = out_channels, ci = in_channels, nk = num_kernels;
+  count_conv_flops(n, co, ci, k, h, wd);  // useful work, whatever the formulation
+
+  auto a = torch::softmax(filter->forward(w), 1);  // [N, Nk] selection weights
+  auto s = affine->forward(w);                     // [N, Ci] styles
+  auto bank = weight * weight_gain;                // [Nk, Co, Ci, k, k]
+
+  torch::Tensor y;
+  if (impl == AdaConvImpl::Naive) {
+    std::vector<torch::Tensor> outs;
+    outs.reserve(n);
+    for (int64_t i = 0; i < n; ++i) {
+      auto kern = torch::zeros({co, ci, k, k}, bank.options());
+      for (int64_t j = 0; j < nk; ++j) kern = kern + a[i][j] * bank[j];
+      kern = kern * s[i].view({1, ci, 1, 1});
+      if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({1, 2, 3}, true) + kDemodEps);
+      outs.push_back(torch::conv2d(x.narrow(0, i, 1), kern, {}, 1, pad));
+    }
+    y = torch::cat(outs, 0);
+  } else if (impl == AdaConvImpl::PerSample || impl == AdaConvImpl::Grouped) {
+    // [N, Nk] x [Nk, Co*Ci*k*k] -> per-sample kernels, modulated and demodulated.
+    auto kern = torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k, k});
+    kern = kern * s.view({n, 1, ci, 1, 1});
+    if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({2, 3, 4}, true) + kDemodEps);
+    if (impl == AdaConvImpl::Grouped) {
+      y = torch::conv2d(x.reshape({1, n * ci, h, wd}), kern.reshape({n * co, ci, k, k}), {}, 1, pad,
+                        1, n)
+              .view({n, co, h, wd});
+    } else if (n == 1) {
+      y = torch::conv2d(conv_layout(x), conv_layout(kern[0]), {}, 1, pad);
+    } else {
+      std::vector<torch::Tensor> outs;
+      outs.reserve(n);
+      auto xl = conv_layout(x);
+      for (int64_t i = 0; i < n; ++i)
+        outs.push_back(torch::conv2d(xl.narrow(0, i, 1), conv_layout(kern[i]), {}, 1, pad));
+      y = torch::cat(outs, 0);
+    }
+  } else {  // Bank
+    auto xs = x * s.view({n, ci, 1, 1});
+    auto yb = torch::conv2d(conv_layout(xs), conv_layout(bank.reshape({nk * co, ci, k, k})), {},
+                            1, pad);  // [N, Nk*Co, H, W]
+    if (nk == 1) {
+      y = yb;
+    } else {
+      // sum_i a_ni * yb[n, i]: a batched [1, Nk] x [Nk, Co*H*W] product.
+      y = torch::bmm(a.unsqueeze(1), yb.reshape({n, nk, co * h * wd})).view({n, co, h, wd});
+    }
+    if (demodulate) {
+      // d[n,o] = rsqrt(sum_c s_nc^2 sum_kk K_n[o,c,kk]^2), K_n the selected kernel.
+      auto kern = torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k * k});
+      auto e = torch::bmm(kern.square().sum(3), s.square().unsqueeze(2)).view({n, co});
+      y = y * torch::rsqrt(e + kDemodEps).view({n, co, 1, 1});
+    }
+  }
+  if (bias.defined()) y = y + bias.view({1, co, 1, 1});
+  return apply_activation(y, activation);
+}
+
+AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {
+  // CUDA: the grouped conv is StyleGAN2's fused modconv and cuDNN runs it well.
+  if (!x.device().is_cpu()) return AdaConvImpl::Grouped;
+  // Nk == 1 (toRGB): Bank is StyleGAN2's non-fused modconv at the same FLOPs.
+  if (num_kernels == 1) return AdaConvImpl::Bank;
+  // CPU, measured on this 2-core machine (bench_generator, see adaptive_conv2d
+  // numbers in the commit): a grouped conv with groups = N is 5-20x slower than
+  // dense convs, so it is never chosen. Bank does Nk times the FLOPs in one
+  // conv; it only wins where each per-sample conv is too small to keep the
+  // cores busy (tiny feature maps and a batch > 1): per-sample work below
+  // kBankMaxFlops, the per-call overhead (~20-50 us) exceeds Nk x the FLOPs.
+  const int64_t n = x.size(0);
+  if (n == 1) return AdaConvImpl::PerSample;
+  const double hw = static_cast<double>(x.size(2) * x.size(3) * up * up);
+  const double per_sample =
+      2.0 * out_channels * in_channels * kernel_size * kernel_size * hw;
+  const double bank_extra = per_sample * (num_kernels - 1);
+  return bank_extra < kBankMaxExtraFlops ? AdaConvImpl::Bank : AdaConvImpl::PerSample;
+}
+
+}  // namespace gg
