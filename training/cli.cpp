@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -93,10 +94,20 @@ double Args::get_double(const std::string& name) const {
 Option device_option() { return {"device", "NAME", "cpu, cuda, cuda:N or auto", "auto"}; }
 Option threads_option() { return {"threads", "N", "CPU threads (0 = all cores)", "0"}; }
 
+std::vector<std::string> resource_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("GIGAGAN_RESOURCES")) dirs.push_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path().parent_path() / "share/gigagan/resources").string());  // installed
+  dirs.push_back(GIGAGAN_RESOURCE_DIR);  // the source tree this binary was built from
+  return dirs;
+}
+
 std::string resolve_config_path(const std::string& s) {
   if (fs::exists(s)) return s;
-  for (const std::string& dir : {std::string(GIGAGAN_RESOURCE_DIR) + "/configs", std::string("resources/configs")}) {
-    const fs::path p = fs::path(dir) / (s + ".json");
+  for (const auto& dir : resource_dirs()) {
+    const fs::path p = fs::path(dir) / "configs" / (s + ".json");
     if (fs::exists(p)) return p.string();
   }
   throw ConfigError("no config file or preset named '" + s + "' (presets: tiny, emoji64, paper)");

@@ -61,6 +61,9 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
 // Shared options.
 Option device_option();
 Option threads_option();
+// Where resources (configs, models) are looked up, in order: $GIGAGAN_RESOURCES,
+// <exe>/../share/gigagan/resources (installed), the source tree's resources/.
+std::vector<std::string> resource_dirs();
 // Resolves a preset name ("tiny", "emoji64", "paper") or a path to a JSON file.
 std::string resolve_config_path(const std::string& name_or_path);
 
