@@ -197,12 +197,14 @@ std::vector<torch::Tensor> TokenTransformerLayerImpl::weight_decay_parameters() 
 std::vector<torch::Tensor> attention_weight_decay_parameters(const torch::nn::Module& root) {
   std::vector<torch::Tensor> p;
   auto take = [&p](const std::vector<torch::Tensor>& v) { p.insert(p.end(), v.begin(), v.end()); };
-  for (const auto& m : root.modules(/*include_self=*/true)) {
-    if (auto* a = dynamic_cast<const SelfAttentionImpl*>(m.get())) take(a->weight_decay_parameters());
-    else if (auto* c = dynamic_cast<const CrossAttentionImpl*>(m.get())) take(c->weight_decay_parameters());
-    else if (auto* t = dynamic_cast<const TokenTransformerLayerImpl*>(m.get()))
+  auto visit = [&take](const torch::nn::Module* m) {
+    if (auto* a = dynamic_cast<const SelfAttentionImpl*>(m)) take(a->weight_decay_parameters());
+    else if (auto* c = dynamic_cast<const CrossAttentionImpl*>(m)) take(c->weight_decay_parameters());
+    else if (auto* t = dynamic_cast<const TokenTransformerLayerImpl*>(m))
       take(t->weight_decay_parameters());
-  }
+  };
+  visit(&root);  // (modules(include_self) needs a shared_ptr root)
+  for (const auto& m : root.modules(/*include_self=*/false)) visit(m.get());
   return p;
 }
 
