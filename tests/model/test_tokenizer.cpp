@@ -39,6 +39,12 @@ std::unordered_map<std::string, int64_t> tiny_vocab() {
   return v;
 }
 
+// The real CLIP vocabulary, loaded once (about 0.1 s).
+const Tokenizer& clip_tokenizer() {
+  static const Tokenizer tok = Tokenizer::from_folder(kClipFolder);
+  return tok;
+}
+
 Tokenizer tiny_tokenizer(gg::TokenizerOptions options = {}) {
   return Tokenizer(tiny_vocab(), kTinyMerges, std::move(options));
 }
@@ -239,7 +245,7 @@ class TestTokenizer : public QObject {
     QFETCH(std::string, text);
     QFETCH(std::string, expected);
     // Byte fallback makes every text representable, even with the tiny vocabulary.
-    for (const Tokenizer& tok : {tiny_tokenizer(), Tokenizer::from_folder(kClipFolder)}) {
+    for (const Tokenizer& tok : {tiny_tokenizer(), clip_tokenizer()}) {
       const std::string normalized_spaced = join(gg::clip_pre_tokenize(gg::clip_normalize(text)), " ");
       QCOMPARE(normalized_spaced, expected);
       QCOMPARE(tok.decode(tok.encode(text).ids), expected);
@@ -297,7 +303,7 @@ class TestTokenizer : public QObject {
   void realClipKnownIds() {
     QFETCH(std::string, prompt);
     QFETCH(std::vector<int64_t>, expected);
-    const Tokenizer tok = Tokenizer::from_folder(kClipFolder);
+    const Tokenizer& tok = clip_tokenizer();
     QCOMPARE(tok.vocab_size(), int64_t(49408));
     QCOMPARE(tok.num_merges(), int64_t(48894));
     const gg::TokenizedPrompt p = tok.encode(prompt);
@@ -307,7 +313,7 @@ class TestTokenizer : public QObject {
   }
 
   void encodeBatch() {
-    const Tokenizer tok = Tokenizer::from_folder(kClipFolder);
+    const Tokenizer& tok = clip_tokenizer();
     std::string longest;
     for (int i = 0; i < 100; ++i) longest += "cat ";
     const std::vector<std::string> prompts = {"a photo of a cat", "", longest};
