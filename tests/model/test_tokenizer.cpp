@@ -312,6 +312,21 @@ class TestTokenizer : public QObject {
     for (size_t i = expected.size(); i < p.ids.size(); ++i) QCOMPARE(p.ids[i], int64_t(49407));
   }
 
+  // 400 random prompts over many scripts (marks, case mappings, final sigma,
+  // supplementary planes, emoji, odd whitespace, entities, contractions), with
+  // ids from reference_clip_tokenizer.py (see make_unicode_cases.py).
+  void realClipUnicodeCases() {
+    std::ifstream in(gg::test::source_path("tests/data/tokenizer/unicode_cases.json"));
+    QVERIFY(in.good());
+    const nlohmann::json cases = nlohmann::json::parse(in);
+    QCOMPARE(cases.size(), size_t(400));
+    for (const auto& c : cases) {
+      const std::string prompt = c.at("prompt").get<std::string>();
+      const std::vector<int64_t> ids = clip_tokenizer().tokenize(prompt);
+      QVERIFY2(ids == c.at("ids").get<std::vector<int64_t>>(), ("prompt: " + c.at("prompt").dump()).c_str());
+    }
+  }
+
   void encodeBatch() {
     const Tokenizer& tok = clip_tokenizer();
     std::string longest;
