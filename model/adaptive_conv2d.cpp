@@ -81,7 +81,9 @@ AdaptiveConv2dImpl::AdaptiveConv2dImpl(int64_t in, int64_t out, int64_t k, int64
   if (up != 1 && up != 2) throw ConfigError("AdaptiveConv2d: up must be 1 or 2");
   weight = register_parameter("weight", new_randn({nk, out, in, k, k}));
   if (has_bias) bias = register_parameter("bias", new_zeros({out}));
-  filter = register_module("filter", FullyConnectedLayer(wd, nk));
+  // With a single kernel the selection is the constant 1: no `filter` layer
+  // (it would be a parameter without gradient).
+  if (nk > 1) filter = register_module("filter", FullyConnectedLayer(wd, nk));
   affine = register_module("affine", FullyConnectedLayer(wd, in, /*bias=*/true, Activation::Linear,
                                                          /*lr_multiplier=*/1.0, /*bias_init=*/1.0));
 }
@@ -103,7 +105,8 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   const int64_t co = out_channels, ci = in_channels, nk = num_kernels;
   count_conv_flops(n, co, ci, k, h, wd);  // useful work, whatever the formulation
 
-  auto a = torch::softmax(filter->forward(w), 1);  // [N, Nk] selection weights
+  auto a = nk > 1 ? torch::softmax(filter->forward(w), 1)  // [N, Nk] selection weights
+                  : torch::ones({n, 1}, w.options());
   auto s = affine->forward(w);                     // [N, Ci] styles
   auto bank = weight * weight_gain;                // [Nk, Co, Ci, k, k]
 

@@ -51,7 +51,7 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   double weight_gain;
   torch::Tensor weight;             // kernel bank K: [num_kernels, C_out, C_in, k, k]
   torch::Tensor bias;               // [C_out]
-  FullyConnectedLayer filter{nullptr};  // W_filter, b_filter: w -> num_kernels logits
+  FullyConnectedLayer filter{nullptr};  // W_filter, b_filter: w -> num_kernels logits (absent if 1)
   FullyConnectedLayer affine{nullptr};  // W_mod, b_mod: w -> C_in styles (bias init 1)
 };
 TORCH_MODULE(AdaptiveConv2d);
