@@ -21,8 +21,13 @@ Args::Args(std::string command, const std::vector<Option>& options, const std::v
     : command_(std::move(command)), options_(options) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.rfind("--", 0) != 0)
-      throw UsageError("gigagan " + command_ + ": unexpected argument '" + a + "'");
+    if (a.rfind("--", 0) != 0) {
+      auto pos = std::find_if(options_.begin(), options_.end(),
+                              [&](const Option& o) { return o.positional && values_.count(o.name) == 0; });
+      if (pos == options_.end()) throw UsageError("gigagan " + command_ + ": unexpected argument '" + a + "'");
+      values_[pos->name].push_back(a);
+      continue;
+    }
     std::string name = a.substr(2), value;
     const auto eq = name.find('=');
     const bool inline_value = eq != std::string::npos;
@@ -115,7 +120,7 @@ std::string resolve_config_path(const std::string& s) {
 
 namespace {
 
-std::vector<Command> commands() { return {info_command(), bench_command()}; }
+std::vector<Command> commands() { return {info_command(), bench_command(), data_command()}; }
 
 void print_usage(std::ostream& out) {
   out << "usage: gigagan <command> [options]   (gigagan <command> --help for its options)\n\ncommands:\n";
@@ -125,7 +130,7 @@ void print_usage(std::ostream& out) {
 void print_help(const Command& c, std::ostream& out) {
   out << "usage: gigagan " << c.name << " [options]\n\n" << c.summary << "\n\noptions:\n";
   for (const auto& o : c.options) {
-    std::string lhs = "--" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
+    std::string lhs = o.positional ? o.metavar : "--" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
     out << "  " << std::left << std::setw(26) << lhs << o.help;
     if (!o.default_value.empty()) out << " (default: " << o.default_value << ")";
     if (o.repeatable) out << " [repeatable]";

@@ -23,6 +23,7 @@ struct Option {
   std::string help;
   std::string default_value;  // shown in --help; returned by Args::get when absent
   bool repeatable = false;
+  bool positional = false;  // given as a bare word (`gigagan data emoji`), in declaration order
 };
 
 class Args {
@@ -53,6 +54,7 @@ struct Command {
 // Registered subcommands (cli_*.cpp).
 Command info_command();
 Command bench_command();
+Command data_command();
 
 // Entry point: returns the process exit code (0 ok, 1 error, 2 usage).
 int main(int argc, char** argv);
