@@ -137,22 +137,24 @@ class TestUpsampler : public QObject {
   void inputNoise() {
     const auto c = tiny_config(16, 32, 2);
     Upsampler u(c);
-    const auto x = make_inputs(c, 2);
+    const auto x = make_inputs(c, 1);
     torch::NoGradGuard ng;
     auto run = [&](bool noise, const torch::Tensor& t = {}) {
       return u->forward(x.image, x.z, x.tokens, x.eot, noise, t)[0];
     };
     // Noise off: deterministic.
-    QCOMPARE(test::max_abs_diff(run(false), run(false)), 0.0);
+    const auto clean = run(false);
+    QCOMPARE(test::max_abs_diff(clean, run(false)), 0.0);
     // Seeded noise: reproducible, and it changes the output.
     const auto n7 = UpsamplerImpl::make_input_noise(x.image, 7);
     QCOMPARE(test::max_abs_diff(n7, UpsamplerImpl::make_input_noise(x.image, 7)), 0.0);
-    QCOMPARE(test::max_abs_diff(run(true, n7), run(true, n7)), 0.0);
-    QVERIFY(test::max_abs_diff(run(true, n7), run(false)) > 1e-5);
-    QVERIFY(test::max_abs_diff(run(true, n7), run(true, UpsamplerImpl::make_input_noise(x.image, 8))) > 1e-5);
+    QVERIFY(test::max_abs_diff(n7, UpsamplerImpl::make_input_noise(x.image, 8)) > 1e-3);
+    const auto noisy = run(true, n7);
+    QCOMPARE(test::max_abs_diff(noisy, run(true, n7)), 0.0);
+    QVERIFY(test::max_abs_diff(noisy, clean) > 1e-5);
     // The noise is image + input_noise_std * noise.
     const auto manual = u->forward(x.image + c.input_noise_std * n7, x.z, x.tokens, x.eot, false)[0];
-    QVERIFY(test::max_abs_diff(run(true, n7), manual) < 1e-5);
+    QVERIFY(test::max_abs_diff(noisy, manual) < 1e-5);
     // Global generator when no tensor is given: reproducible under manual_seed.
     torch::manual_seed(3);
     const auto g1 = run(true);
