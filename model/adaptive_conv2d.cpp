@@ -29,9 +29,9 @@ namespace {
 std::atomic<AdaConvImpl> g_impl{AdaConvImpl::Auto};
 constexpr double kDemodEps = 1e-8;  // StyleGAN2
 
-// On the CPU, oneDNN's convolution runs about 1.7x faster with channels_last
-// tensors (measured ~80 vs ~140 GFLOP/s on this machine's 2 cores). On CUDA we
-// leave the layout to cuDNN.
+// On the CPU, oneDNN's dense convolution runs faster with channels_last
+// tensors (lead's measurement ~80 vs ~140 GFLOP/s; ours at batch 1, 16-128
+// channels, 4-64 px: 1.0-3.8x, never slower). On CUDA the layout is left to cuDNN.
 torch::Tensor conv_layout(const torch::Tensor& t) {
   if (t.device().is_cpu() && t.dim() == 4)
     return t.contiguous(at::MemoryFormat::ChannelsLast);
@@ -167,19 +167,20 @@ AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {
   if (!x.device().is_cpu()) return AdaConvImpl::Grouped;
   // Nk == 1 (toRGB): Bank is StyleGAN2's non-fused modconv at the same FLOPs.
   if (num_kernels == 1) return AdaConvImpl::Bank;
-  // CPU, measured on this 2-core machine (bench_generator, see adaptive_conv2d
-  // numbers in the commit): a grouped conv with groups = N is 5-20x slower than
-  // dense convs, so it is never chosen. Bank does Nk times the FLOPs in one
-  // conv; it only wins where each per-sample conv is too small to keep the
-  // cores busy (tiny feature maps and a batch > 1): per-sample work below
-  // kBankMaxFlops, the per-call overhead (~20-50 us) exceeds Nk x the FLOPs.
-  const int64_t n = x.size(0);
-  if (n == 1) return AdaConvImpl::PerSample;
-  const double hw = static_cast<double>(x.size(2) * x.size(3) * up * up);
-  const double per_sample =
-      2.0 * out_channels * in_channels * kernel_size * kernel_size * hw;
-  const double bank_extra = per_sample * (num_kernels - 1);
-  return bank_extra < kBankMaxExtraFlops ? AdaConvImpl::Bank : AdaConvImpl::PerSample;
+  // Batch 1: one dense channels_last conv (PerSample) is as fast as anything.
+  if (x.size(0) == 1) return AdaConvImpl::PerSample;
+  // CPU, batch > 1, measured with LibTorch 1.13 / oneDNN on this 2-core machine
+  // (min over 25 interleaved rounds, Nk = 4, emoji64 shapes; the machine was
+  // shared, so only the ranking is reliable), fwd ms PerSample / Grouped / Bank:
+  //   C=64  r=16  N=4:  1.28 / 1.03 / 3.36     N=16:  5.17 /  4.24 / 13.5
+  //   C=32  r=32  N=16: 4.52 / 4.04 / 16.0
+  //   C=16  r=64  N=16: 5.42 / 7.44 / 31.4     C=32 r=64 N=4: 4.0 / 6.8 / 30.3
+  // oneDNN's grouped conv (groups = N) keeps up with N separate dense convs up
+  // to 32 px, where each per-sample conv is too small to amortise its call
+  // overhead; from 64 px the per-sample channels_last convs win. Bank (Nk x
+  // the FLOPs) lost at every shape with Nk = 4, so it is only used for Nk == 1.
+  const int64_t out_res = x.size(2) * up;
+  return out_res <= kGroupedMaxResolution ? AdaConvImpl::Grouped : AdaConvImpl::PerSample;
 }
 
 }  // namespace gg

@@ -40,9 +40,9 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   torch::Tensor forward_with(AdaConvImpl impl, const torch::Tensor& x, const torch::Tensor& w);
   // What Auto resolves to for input x (before upsampling) on x's device.
   AdaConvImpl choose_impl(const torch::Tensor& x) const;
-  // CPU Auto rule: Bank when its extra work (Nk-1) x per-sample conv FLOPs is
-  // below this (measured; see choose_impl in adaptive_conv2d.cpp).
-  static constexpr double kBankMaxExtraFlops = 2e6;
+  // CPU Auto rule for batch > 1 and Nk > 1: Grouped up to this output
+  // resolution, PerSample above (measured; see choose_impl in adaptive_conv2d.cpp).
+  static constexpr int64_t kGroupedMaxResolution = 32;
 
   int64_t in_channels, out_channels, kernel_size, w_dim, num_kernels;
   bool demodulate;

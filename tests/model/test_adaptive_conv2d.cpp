@@ -119,9 +119,10 @@ class TestAdaptiveConv2d : public QObject {
     AdaptiveConv2d big(64, 64, 3, 4, /*nk=*/8);
     QCOMPARE(big->choose_impl(torch::zeros({1, 64, 64, 64})), AdaConvImpl::PerSample);
     QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64})), AdaConvImpl::PerSample);
-    AdaptiveConv2d small(8, 8, 3, 4, /*nk=*/4);
-    QCOMPARE(small->choose_impl(torch::zeros({16, 8, 4, 4})), AdaConvImpl::Bank);
-    QVERIFY(small->choose_impl(torch::zeros({16, 8, 4, 4})) != AdaConvImpl::Grouped);
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 32, 32})), AdaConvImpl::Grouped);
+    AdaptiveConv2d up(8, 8, 3, 4, /*nk=*/4, true, /*up=*/2);
+    QCOMPARE(up->choose_impl(torch::zeros({4, 8, 16, 16})), AdaConvImpl::Grouped);  // 32 px out
+    QCOMPARE(up->choose_impl(torch::zeros({4, 8, 32, 32})), AdaConvImpl::PerSample);  // 64 px out
   }
 
   void global_impl_switch() {
