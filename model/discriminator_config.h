@@ -9,10 +9,14 @@
 namespace gg {
 
 struct DiscriminatorConfig {
-  int resolution = 64;  // top pyramid level; phi has layers r -> r/2 -> ... -> 4 -> 1
-  int levels = 5;       // pyramid levels the MS-I/O loss feeds (x_0 .. x_{L-1})
-  std::vector<int> channels = {};  // channels of phi's layer inputs, top resolution first
-                                   // (levels + 1 entries: the last is the 1x1 output)
+  int resolution = 64;  // top pyramid level; phi has log2(r) - 1 layers r -> r/2 -> ... -> 4 -> 1
+  // Pyramid levels the MS-I/O loss feeds (x_0 .. x_{L-1}, resolution / 2^i); 1 .. log2(r) - 1.
+  // Exits j run over every phi scale 1 .. log2(r) - 1 whatever `levels` is, so an upsampler's
+  // D (e.g. 512 px fed 512..64) can use fewer levels than phi has layers.
+  int levels = 5;
+  std::vector<int> channels = {};  // channels of phi's layer inputs, top resolution first:
+                                   // log2(resolution) entries (levels + 1 when levels reach
+                                   // 4 px, as for the 64 px base); the last is the 1x1 output
   int text_input_dim = 768;        // frozen CLIP text width
   int context_length = 77;
   int text_dim = 512;  // width of t_D
