@@ -107,8 +107,11 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
 
   auto a = nk > 1 ? torch::softmax(filter->forward(w), 1)  // [N, Nk] selection weights
                   : torch::ones({n, 1}, w.options());
-  auto s = affine->forward(w);                     // [N, Ci] styles
-  auto bank = weight * weight_gain;                // [Nk, Co, Ci, k, k]
+  // The equalized-lr gain is folded into the styles (StyleGAN2 does the same
+  // for toRGB): K_n * (s_n * g) == (g K_n) * s_n, and one pass over [N, Ci]
+  // instead of over the whole bank.
+  auto s = affine->forward(w) * weight_gain;       // [N, Ci] styles x gain
+  const auto& bank = weight;                       // [Nk, Co, Ci, k, k]
 
   torch::Tensor y;
   if (impl == AdaConvImpl::Naive) {
