@@ -49,7 +49,7 @@ class TestModelConfig : public QObject {
     QTest::newRow("wrong type") << "/generator/z_dim" << "\"big\"" << "z_dim";
     QTest::newRow("text width mismatch") << "/generator/text_input_dim" << "123"
                                          << "generator.text_input_dim (123) must equal clip.text_config.hidden_size";
-    QTest::newRow("resolution mismatch") << "/discriminator/resolution" << "128" << "discriminator.resolution";
+    QTest::newRow("levels mismatch") << "/discriminator/levels" << "2" << "discriminator.levels (2) must equal the generator's pyramid levels (3)";
     QTest::newRow("bad activation") << "/clip/text_config/hidden_act" << "\"swish\"" << "hidden_act";
     QTest::newRow("negative size") << "/generator/w_dim" << "-4" << "w_dim";
   }
