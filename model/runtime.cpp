@@ -52,11 +52,19 @@ std::string blas_library() {
   return found.empty() ? "unknown" : found;
 }
 
+std::string allocator_name() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("libjemalloc") != std::string::npos) return "jemalloc";
+  return "system malloc";
+}
+
 std::string runtime_summary() {
   std::ostringstream os;
   os << "threads " << at::get_num_threads() << ", BLAS " << blas_library() << ", CUDA "
      << (torch::cuda::is_available() ? std::to_string(torch::cuda::device_count()) + " device(s)" : std::string("no"))
-     << ", LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
+     << ", allocator " << allocator_name() << ", LibTorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
   return os.str();
 }
 

@@ -18,7 +18,9 @@ torch::Device parse_device(const std::string& name);
 // The BLAS library actually loaded into this process (from /proc/self/maps),
 // e.g. "openblas (libopenblasp-r0.3.21.so)", or "reference BLAS (slow)".
 std::string blas_library();
-// One line: threads, BLAS, CUDA availability, LibTorch version.
+// "jemalloc" when it is loaded into this process, else "system malloc".
+std::string allocator_name();
+// One line: threads, BLAS, CUDA availability, allocator, LibTorch version.
 std::string runtime_summary();
 
 }  // namespace gg
