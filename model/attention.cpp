@@ -91,19 +91,21 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   } else if (extra.defined()) {
     throw ShapeError("SelfAttention: got an extra token but extra_token_dim == 0");
   }
-  auto q = split_heads(qk->forward(hn), heads);       // [N*h, HW, d]
-  auto k = split_heads(qk->forward(kv_in), heads);    // [N*h, HW(+1), d] (tied weights)
+  // Tied W_q = W_k: the queries are the first HW rows of the keys, one projection.
+  const int64_t hw = hn.size(1);
+  auto k = split_heads(qk->forward(kv_in), heads);    // [N*h, HW(+1), d]
+  auto q = k.narrow(1, 0, hw);                        // [N*h, HW, d]
   auto val = split_heads(v->forward(kv_in), heads);   // [N*h, HW(+1), d]
-  // -|q_i - k_j|^2 = 2 q_i.k_j - |q_i|^2 - |k_j|^2, one batched GEMM.
+  // -|q_i - k_j|^2 = 2 q_i.k_j - |q_i|^2 - |k_j|^2, one batched GEMM with the
+  // logit scale folded into its alpha/beta.
   count_matmul_flops(q.size(0), q.size(1), head_dim, k.size(1));
-  auto q2 = q.square().sum(-1, true);                  // [B, Tq, 1]
-  auto k2 = k.square().sum(-1).unsqueeze(1);           // [B, 1, Tk]
-  auto logits = torch::baddbmm(-(q2 + k2), q, k.transpose(1, 2), /*beta=*/1, /*alpha=*/2) *
-                logit_scale;
+  auto k2 = k.square().sum(-1);                        // [B, Tk]; |q_i|^2 are its first HW
+  auto logits = torch::baddbmm(k2.narrow(1, 0, hw).unsqueeze(2) + k2.unsqueeze(1), q,
+                               k.transpose(1, 2), /*beta=*/-logit_scale, /*alpha=*/2 * logit_scale);
   if (keep_logits) last_logits = logits.view({n, heads, q.size(1), k.size(1)}).select(1, 0).detach();
   auto a = merge_heads(attend(logits, val), heads);    // [N, HW, C]
-  tokens = tokens + residual_gain * out->forward(a);
-  tokens = tokens + residual_gain * ffn2->forward(ffn1->forward(ffn_norm->forward(tokens)));
+  tokens = tokens + out->forward_scaled(a, residual_gain);
+  tokens = tokens + ffn2->forward_scaled(ffn1->forward(ffn_norm->forward(tokens)), residual_gain);
   return from_tokens(tokens, h, wd);
 }
 
@@ -140,14 +142,17 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
   // values take it as is. Dot-product logits / sqrt(d_head): q, k ~ N(0,1)
   // components at init give unit-variance logits.
   auto tokens = to_tokens(x);
-  auto qh = split_heads(q->forward(norm->forward(tokens)), heads);  // [N*h, HW, d]
+  // The 1/sqrt(d_head) logit scale is folded into the query projection's GEMM.
+  auto qh = split_heads(q->forward_scaled(norm->forward(tokens),
+                                          1.0 / std::sqrt(static_cast<double>(head_dim))),
+                        heads);                                     // [N*h, HW, d]
   auto kh = split_heads(k->forward(context), heads);                // [N*h, T, d]
   auto vh = split_heads(v->forward(context), heads);
   count_matmul_flops(qh.size(0), qh.size(1), head_dim, kh.size(1));
-  auto logits = torch::bmm(qh, kh.transpose(1, 2)) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  auto logits = torch::bmm(qh, kh.transpose(1, 2));
   auto a = merge_heads(attend(logits, vh), heads);
-  tokens = tokens + residual_gain * out->forward(a);
-  tokens = tokens + residual_gain * ffn2->forward(ffn1->forward(ffn_norm->forward(tokens)));
+  tokens = tokens + out->forward_scaled(a, residual_gain);
+  tokens = tokens + ffn2->forward_scaled(ffn1->forward(ffn_norm->forward(tokens)), residual_gain);
   return from_tokens(tokens, h, wd);
 }
 
@@ -178,11 +183,11 @@ torch::Tensor TokenTransformerLayerImpl::forward(const torch::Tensor& x) {
   check_shape(x, {-1, -1, dim}, "TokenTransformerLayer x");
   const int64_t hd = dim / heads;
   auto hn = norm1->forward(x);
-  auto qh = split_heads(q->forward(hn), heads);
+  auto qh = split_heads(q->forward_scaled(hn, 1.0 / std::sqrt(static_cast<double>(hd))), heads);
   auto kh = split_heads(k->forward(hn), heads);
   auto vh = split_heads(v->forward(hn), heads);
   count_matmul_flops(qh.size(0), qh.size(1), hd, kh.size(1));
-  auto logits = torch::bmm(qh, kh.transpose(1, 2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+  auto logits = torch::bmm(qh, kh.transpose(1, 2));  // 1/sqrt(d) is in qh
   auto y = x + out->forward(merge_heads(attend(logits, vh), heads));
   return y + ffn2->forward(ffn1->forward(norm2->forward(y)));
 }

@@ -119,17 +119,31 @@ FullyConnectedLayerImpl::FullyConnectedLayerImpl(int64_t in, int64_t out, bool h
   if (has_bias) bias = register_parameter("bias", new_full({out}, bias_init / lr_mul));
 }
 
-torch::Tensor FullyConnectedLayerImpl::forward(const torch::Tensor& x) {
+torch::Tensor FullyConnectedLayerImpl::forward(const torch::Tensor& x) { return forward_scaled(x, 1.0); }
+
+torch::Tensor FullyConnectedLayerImpl::forward_scaled(const torch::Tensor& x, double gain) {
   if (!x.defined() || x.dim() < 1 || x.size(-1) != in_features)
     throw ShapeError("FullyConnectedLayer: expected [..., " + std::to_string(in_features) +
                      "], got " + (x.defined() ? shape_str(x.sizes()) : std::string("undefined")));
+  if (gain < 0) return forward_scaled(x, 1.0) * gain;  // lrelu(g v) == g lrelu(v) needs g >= 0
   count_matmul_flops(1, x.numel() / in_features, in_features, out_features);
-  auto w = weight * weight_gain;
-  auto y = bias.defined() ? torch::addmm(bias * bias_gain, x.reshape({-1, in_features}), w.t())
-                          : torch::mm(x.reshape({-1, in_features}), w.t());
+  // The equalized-lr gains scale the GEMM's alpha/beta instead of the weight
+  // and bias (two full passes over the weight per call otherwise). lrelu(g v)
+  // == g lrelu(v) for g >= 0, so lrelu's sqrt 2 joins them and the activation
+  // runs in place on the GEMM's fresh output.
+  const bool fold_act = activation == Activation::LReLU || activation == Activation::Linear;
+  const double g = gain * (fold_act ? activation_gain(activation) : 1.0);
+  auto x2 = x.reshape({-1, in_features});
+  auto y = bias.defined()
+               ? torch::addmm(bias, x2, weight.t(), /*beta=*/bias_gain * g, /*alpha=*/weight_gain * g)
+               : torch::mm(x2, weight.t()).mul_(weight_gain * g);
+  if (activation == Activation::LReLU) torch::leaky_relu_(y, 0.2);
   auto sizes = x.sizes().vec();
   sizes.back() = out_features;
-  return apply_activation(y.view(sizes), activation);
+  y = y.view(sizes);
+  if (fold_act) return y;
+  y = apply_activation(y, activation);
+  return gain == 1.0 ? y : y * gain;
 }
 
 Conv2dLayerImpl::Conv2dLayerImpl(int64_t in, int64_t out, int64_t k, bool has_bias,

@@ -83,6 +83,11 @@ struct FullyConnectedLayerImpl : torch::nn::Module {
                           double lr_multiplier = 1.0, double bias_init = 0.0);
   // x: [..., in] -> [..., out]
   torch::Tensor forward(const torch::Tensor& x);
+  // x: [..., in] -> [..., out]: gain * forward(x) (any gain; >= 0 is the fast one), in the same one
+  // GEMM (gain is folded into addmm's alpha/beta; lrelu is positively
+  // homogeneous, so its sqrt 2 is folded too). Callers use it for residual
+  // and logit scales instead of a separate multiply.
+  torch::Tensor forward_scaled(const torch::Tensor& x, double gain);
 
   int64_t in_features, out_features;
   Activation activation;

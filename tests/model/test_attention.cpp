@@ -145,8 +145,8 @@ class TestAttention : public QObject {
     SelfAttention a(c, 8, ed, 0.3, m);
     FlopCounter fc;
     a->forward(torch::randn({n, c, 4, 4}), torch::randn({n, ed}));
-    const double proj = 2.0 * n * (hw * c * c        // q
-                                   + (hw + 1) * c * c * 2  // k (tied), v
+    // q is not projected on its own: with W_q = W_k it is the first HW rows of k.
+    const double proj = 2.0 * n * ((hw + 1) * c * c * 2  // k (tied with q), v
                                    + hw * c * c             // out
                                    + ed * c                 // w token
                                    + hw * c * c * m * 2);   // ffn
