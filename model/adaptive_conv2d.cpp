@@ -92,56 +92,112 @@ torch::Tensor AdaptiveConv2dImpl::forward(const torch::Tensor& x, const torch::T
   return forward_with(adaconv_impl(), x, w);
 }
 
+torch::Tensor AdaptiveConv2dImpl::forward_scaled(const torch::Tensor& x, const torch::Tensor& w,
+                                                 double out_gain) {
+  return forward_with(adaconv_impl(), x, w, out_gain);
+}
+
 torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Tensor& x_in,
-                                               const torch::Tensor& w) {
+                                               const torch::Tensor& w, double out_gain) {
   // x: [N, C_in, H, W], w: [N, w_dim] -> [N, C_out, H*up, W*up]
   check_shape(x_in, {-1, in_channels, -1, -1}, "AdaptiveConv2d x");
   const int64_t n = x_in.size(0);
   check_shape(w, {n, w_dim}, "AdaptiveConv2d w");
+  TORCH_CHECK(out_gain > 0, "AdaptiveConv2d: out_gain must be positive");
   if (impl == AdaConvImpl::Auto) impl = choose_impl(x_in);
 
-  auto x = up == 2 ? upsample2x(x_in) : x_in;
-  const int64_t h = x.size(2), wd = x.size(3), k = kernel_size, pad = k / 2;
+  const int64_t h = x_in.size(2) * up, wd = x_in.size(3) * up, k = kernel_size, pad = k / 2;
   const int64_t co = out_channels, ci = in_channels, nk = num_kernels;
   count_conv_flops(n, co, ci, k, h, wd);  // useful work, whatever the formulation
+  const auto& bank = weight;              // [Nk, Co, Ci, k, k]
 
-  auto a = nk > 1 ? torch::softmax(filter->forward(w), 1)  // [N, Nk] selection weights
-                  : torch::ones({n, 1}, w.options());
-  // The equalized-lr gain is folded into the styles (StyleGAN2 does the same
-  // for toRGB): K_n * (s_n * g) == (g K_n) * s_n, and one pass over [N, Ci]
-  // instead of over the whole bank.
-  auto s = affine->forward(w) * weight_gain;       // [N, Ci] styles x gain
-  const auto& bank = weight;                       // [Nk, Co, Ci, k, k]
-
-  torch::Tensor y;
   if (impl == AdaConvImpl::Naive) {
+    // The reference: every step spelled out, the gains applied where they are defined.
+    auto x = up == 2 ? upsample2x(x_in) : x_in;
+    auto a = nk > 1 ? torch::softmax(filter->forward(w), 1) : torch::ones({n, 1}, w.options());
+    auto s = affine->forward(w);
     std::vector<torch::Tensor> outs;
     outs.reserve(n);
     for (int64_t i = 0; i < n; ++i) {
       auto kern = torch::zeros({co, ci, k, k}, bank.options());
       for (int64_t j = 0; j < nk; ++j) kern = kern + a[i][j] * bank[j];
-      kern = kern * s[i].view({1, ci, 1, 1});
+      kern = kern * weight_gain * s[i].view({1, ci, 1, 1});
       if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({1, 2, 3}, true) + kDemodEps);
       outs.push_back(torch::conv2d(x.narrow(0, i, 1), kern, {}, 1, pad));
     }
-    y = torch::cat(outs, 0);
-  } else if (impl == AdaConvImpl::PerSample || impl == AdaConvImpl::Grouped) {
-    // [N, Nk] x [Nk, Co*Ci*k*k] -> per-sample kernels, modulated and demodulated.
-    auto kern = torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k, k});
-    kern = kern * s.view({n, 1, ci, 1, 1});
-    if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({2, 3, 4}, true) + kDemodEps);
+    auto y = torch::cat(outs, 0);
+    if (bias.defined()) y = y + bias.view({1, co, 1, 1});
+    if (out_gain != 1.0) y = y * out_gain;
+    return apply_activation(y, activation);
+  }
+
+  // The equalized-lr gain is folded into the styles (StyleGAN2 does the same
+  // for toRGB): K_n * (s_n * g) == (g K_n) * s_n, one pass over [N, Ci]
+  // instead of over the whole bank, and it is the affine layer's GEMM alpha.
+  // out_gain goes to the demodulation coefficients (or, without
+  // demodulation, to the styles) and to the bias: never a pass over the output.
+  auto a = nk > 1 ? torch::softmax(filter->forward(w), 1) : torch::Tensor();  // [N, Nk]
+  auto s = affine->forward_scaled(w, weight_gain * (demodulate ? 1.0 : out_gain));  // [N, Ci]
+  auto b = bias.defined() ? (out_gain == 1.0 ? bias : bias * out_gain) : torch::Tensor();  // [Co]
+  // Per-sample selected kernels [N, Co, Ci, k, k]: a [N, Nk] x [Nk, Co*Ci*k*k] GEMM.
+  auto select_kernels = [&] {
+    return nk > 1 ? torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k, k})
+                  : bank.expand({n, co, ci, k, k});
+  };
+  // rsqrt(e + eps) * out_gain on small tensors. (e + eps in place: e is a fresh
+  // tensor whose producer's backward does not need it; rsqrt's backward needs
+  // its own result, so the gain multiply must not be in place.)
+  auto demod_coef = [&](torch::Tensor e) {
+    auto d = e.add_(kDemodEps).rsqrt();
+    return out_gain == 1.0 ? d : d * out_gain;
+  };
+
+  torch::Tensor y;
+  if (impl == AdaConvImpl::PerSample && n == 1) {
+    // Batch 1 (the interactive case): one dense conv, and the modulation goes
+    // to whichever is smaller, the input or the kernel.
+    auto kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci, k, k}) : bank[0];
+    if (x_in.numel() <= kern.numel()) {
+      // Low resolution: modulate the (small) input, demodulate the output
+      // (StyleGAN2's non-fused modconv): d[o] = rsqrt(sum_c s_c^2 sum_kk K[o,c,kk]^2).
+      // s commutes with the bilinear upsampling, so it goes before it.
+      auto xs = x_in * s.view({1, ci, 1, 1});
+      if (up == 2) xs = upsample2x(xs);
+      if (demodulate) {
+        auto kk2 = at::linalg_vector_norm(kern.view({co, ci, k * k}), 2, {2}).square();  // [Co, Ci]
+        auto d = demod_coef(torch::mv(kk2, s.view({ci}).square()));                      // [Co]
+        y = torch::conv2d(xs, kern, {}, 1, pad);
+        y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
+                        : y * d.view({1, co, 1, 1});
+      } else {
+        y = torch::conv2d(xs, kern, b, 1, pad);
+      }
+    } else {
+      // High resolution: modulate and demodulate the (small) kernel.
+      auto x = up == 2 ? upsample2x(x_in) : x_in;
+      auto km = kern * s.view({1, ci, 1, 1});
+      if (demodulate)
+        km = km * demod_coef(at::linalg_vector_norm(km, 2, {1, 2, 3}).square()).view({co, 1, 1, 1});
+      y = torch::conv2d(conv_layout(x), conv_layout(km), b, 1, pad);
+    }
+    return apply_activation(y, activation);
+  }
+
+  auto x = up == 2 ? upsample2x(x_in) : x_in;
+  if (impl == AdaConvImpl::PerSample || impl == AdaConvImpl::Grouped) {
+    auto kern = select_kernels() * s.view({n, 1, ci, 1, 1});  // modulated
+    if (demodulate)
+      kern = kern * demod_coef(kern.square().sum({2, 3, 4}, true));
     if (impl == AdaConvImpl::Grouped) {
-      y = torch::conv2d(x.reshape({1, n * ci, h, wd}), kern.reshape({n * co, ci, k, k}), {}, 1, pad,
-                        1, n)
+      y = torch::conv2d(x.reshape({1, n * ci, h, wd}), kern.reshape({n * co, ci, k, k}),
+                        b.defined() ? b.repeat({n}) : b, 1, pad, 1, n)
               .view({n, co, h, wd});
-    } else if (n == 1) {
-      y = torch::conv2d(conv_layout(x), conv_layout(kern[0]), {}, 1, pad);
     } else {
       std::vector<torch::Tensor> outs;
       outs.reserve(n);
       auto xl = conv_layout(x);
       for (int64_t i = 0; i < n; ++i)
-        outs.push_back(torch::conv2d(xl.narrow(0, i, 1), conv_layout(kern[i]), {}, 1, pad));
+        outs.push_back(torch::conv2d(xl.narrow(0, i, 1), conv_layout(kern[i]), b, 1, pad));
       y = torch::cat(outs, 0);
     }
   } else {  // Bank
@@ -156,22 +212,22 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
     }
     if (demodulate) {
       // d[n,o] = rsqrt(sum_c s_nc^2 sum_kk K_n[o,c,kk]^2), K_n the selected kernel.
-      auto kern = torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k * k});
+      auto kern = select_kernels().reshape({n, co, ci, k * k});
       auto e = torch::bmm(kern.square().sum(3), s.square().unsqueeze(2)).view({n, co});
-      y = y * torch::rsqrt(e + kDemodEps).view({n, co, 1, 1});
+      y = y * demod_coef(e).view({n, co, 1, 1});
     }
+    if (b.defined()) y = y + b.view({1, co, 1, 1});
   }
-  if (bias.defined()) y = y + bias.view({1, co, 1, 1});
   return apply_activation(y, activation);
 }
 
 AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {
   // CUDA: the grouped conv is StyleGAN2's fused modconv and cuDNN runs it well.
   if (!x.device().is_cpu()) return AdaConvImpl::Grouped;
+  // Batch 1: one dense conv (PerSample), modulating the smaller of input and kernel.
+  if (x.size(0) == 1) return AdaConvImpl::PerSample;
   // Nk == 1 (toRGB): Bank is StyleGAN2's non-fused modconv at the same FLOPs.
   if (num_kernels == 1) return AdaConvImpl::Bank;
-  // Batch 1: one dense channels_last conv (PerSample) is as fast as anything.
-  if (x.size(0) == 1) return AdaConvImpl::PerSample;
   // CPU, batch > 1, measured with LibTorch 1.13 / oneDNN on this 2-core machine
   // (min over 25 interleaved rounds, Nk = 4, emoji64 shapes; the machine was
   // shared, so only the ranking is reliable), fwd ms PerSample / Grouped / Bank:

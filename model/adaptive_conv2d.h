@@ -37,7 +37,13 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   // x: [N, C_in, H, W], w: [N, w_dim] -> [N, C_out, H*up, W*up]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& w);
   // Same function with an explicit implementation (used by tests/bench).
-  torch::Tensor forward_with(AdaConvImpl impl, const torch::Tensor& x, const torch::Tensor& w);
+  // out_gain > 0 scales the output before the activation:
+  // act(out_gain * (conv + bias)); folded into small tensors (demodulation
+  // coefficients, styles, bias) instead of a pass over the output.
+  torch::Tensor forward_with(AdaConvImpl impl, const torch::Tensor& x, const torch::Tensor& w,
+                             double out_gain = 1.0);
+  // x: [N, C_in, H, W], w: [N, w_dim] -> act(out_gain * (conv + bias)) with the Auto choice.
+  torch::Tensor forward_scaled(const torch::Tensor& x, const torch::Tensor& w, double out_gain);
   // What Auto resolves to for input x (before upsampling) on x's device.
   AdaConvImpl choose_impl(const torch::Tensor& x) const;
   // CPU Auto rule for batch > 1 and Nk > 1: Grouped up to this output

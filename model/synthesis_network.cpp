@@ -49,13 +49,17 @@ SynthesisBlockImpl::SynthesisBlockImpl(int64_t in, int64_t out, int res, bool up
 torch::Tensor SynthesisBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& w,
                                           const torch::Tensor& t_local, NoiseMode noise_mode) {
   // x: [N, C_in, r/up, r/up], w: [N, w_dim], t_local: [N, C-1, text_dim] -> [N, C_out, r, r]
-  auto h = conv->forward(x, w);  // g_adaconv
+  // lrelu(v) * sqrt 2 == lrelu(sqrt 2 * v): the gain is folded into the conv
+  // (its demodulation coefficients and bias) and into the noise term, and
+  // lrelu runs in place on the conv's fresh output.
+  const double gain = activation_gain(Activation::LReLU);
+  auto h = conv->forward_scaled(x, w, gain);  // g_adaconv, x gain
   check_shape(h, {x.size(0), -1, resolution, resolution}, "SynthesisBlock conv output");
   if (noise_mode == NoiseMode::Const)
-    h = h + noise_const.view({1, 1, resolution, resolution}) * noise_strength;
+    h.addcmul_(noise_const.view({1, 1, resolution, resolution}), noise_strength, gain);
   else if (noise_mode == NoiseMode::Random)
-    h = h + torch::randn({h.size(0), 1, resolution, resolution}, h.options()) * noise_strength;
-  h = apply_activation(h, Activation::LReLU);
+    h.addcmul_(torch::randn({h.size(0), 1, resolution, resolution}, h.options()), noise_strength, gain);
+  torch::leaky_relu_(h, 0.2);
   if (!attn.is_empty()) {
     h = attn->forward(h, w);               // g_attn, w appended as a token
     h = cross_attn->forward(h, t_local);   // g_xa

@@ -36,7 +36,10 @@ class TestAdaptiveConv2d : public QObject {
           for (int res : {4, 16, 32})
             for (bool demod : {true, false})
               for (int up : {1, 2}) {
-                const int k = (res == 16 && !demod) ? 1 : 3;  // also cover 1x1 (toRGB)
+                // Also cover 1x1 (toRGB). PerSample at batch 1 modulates the
+                // input when it is smaller than the kernel (r4 here: 80 < 270
+                // values) and the kernel otherwise (r16, r32): both are covered.
+                const int k = (res == 16 && !demod) ? 1 : 3;
                 QTest::addRow("%s/n%d/nk%d/r%d/%s/up%d/k%d", adaconv_impl_name(impl), batch, nk,
                               res, demod ? "demod" : "nodemod", up, k)
                     << impl << batch << nk << res << demod << up << k;
@@ -62,12 +65,17 @@ class TestAdaptiveConv2d : public QObject {
     auto w0 = torch::randn({batch, wdim});
     auto gy = torch::randn({batch, co, res * up, res * up});
 
+    // The output gain (the synthesis block folds lrelu's sqrt 2 into it) goes
+    // into the styles or the demodulation coefficients: check it on half the
+    // rows against gain x the ungained reference.
+    const double gain = up == 2 ? 1.5 : 1.0;
     auto run = [&](AdaConvImpl which) {
       torch::AutoGradMode ag(true);
       for (auto& p : conv->parameters()) p.mutable_grad() = torch::Tensor();
       auto x = x0.clone().requires_grad_(true);
       auto w = w0.clone().requires_grad_(true);
-      auto y = conv->forward_with(which, x, w);
+      auto y = which == AdaConvImpl::Naive ? conv->forward_with(which, x, w) * gain
+                                           : conv->forward_with(which, x, w, gain);
       (y * gy).sum().backward();
       // A parameter an implementation does not use (the selection when
       // nk == 1 in Bank) has no gradient: that is a zero gradient.
@@ -116,6 +124,7 @@ class TestAdaptiveConv2d : public QObject {
   void auto_rule_on_cpu() {
     AdaptiveConv2d rgb(8, 3, 1, 4, /*nk=*/1, false, 1, Activation::Linear);
     QCOMPARE(rgb->choose_impl(torch::zeros({4, 8, 16, 16})), AdaConvImpl::Bank);
+    QCOMPARE(rgb->choose_impl(torch::zeros({1, 8, 16, 16})), AdaConvImpl::PerSample);
     AdaptiveConv2d big(64, 64, 3, 4, /*nk=*/8);
     QCOMPARE(big->choose_impl(torch::zeros({1, 64, 64, 64})), AdaConvImpl::PerSample);
     QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64})), AdaConvImpl::PerSample);
