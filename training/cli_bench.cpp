@@ -99,7 +99,7 @@ Command bench_command() {
       Generator G(config.generator);
       G->to(device);
       G->eval();
-      torch::NoGradGuard no_grad;
+      c10::InferenceMode inference;  // no autograd bookkeeping at all (cheaper than NoGradGuard per op)
       const auto& g = config.generator;
       for (int batch : batches) {
         auto opts = torch::TensorOptions().device(device);
