@@ -24,13 +24,15 @@ torch::Tensor to_tokens(const torch::Tensor& x) { return x.flatten(2).transpose(
 torch::Tensor from_tokens(const torch::Tensor& t, int64_t h, int64_t w) {
   return t.transpose(1, 2).reshape({t.size(0), t.size(2), h, w});
 }
-// [N, T, heads*d] -> [N*heads, T, d]
+// [N, T, heads*d] -> [N*heads, T, d] (one head: t itself)
 torch::Tensor split_heads(const torch::Tensor& t, int64_t heads) {
+  if (heads == 1) return t;
   const int64_t n = t.size(0), len = t.size(1), d = t.size(2) / heads;
   return t.reshape({n, len, heads, d}).transpose(1, 2).reshape({n * heads, len, d});
 }
-// [N*heads, T, d] -> [N, T, heads*d]
+// [N*heads, T, d] -> [N, T, heads*d] (one head: t itself)
 torch::Tensor merge_heads(const torch::Tensor& t, int64_t heads) {
+  if (heads == 1) return t;
   const int64_t nh = t.size(0), len = t.size(1), d = t.size(2);
   return t.reshape({nh / heads, heads, len, d}).transpose(1, 2).reshape({nh / heads, len, heads * d});
 }
@@ -96,13 +98,19 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   auto k = split_heads(qk->forward(kv_in), heads);    // [N*h, HW(+1), d]
   auto q = k.narrow(1, 0, hw);                        // [N*h, HW, d]
   auto val = split_heads(v->forward(kv_in), heads);   // [N*h, HW(+1), d]
-  // -|q_i - k_j|^2 = 2 q_i.k_j - |q_i|^2 - |k_j|^2, one batched GEMM with the
-  // logit scale folded into its alpha/beta.
+  // -|q_i - k_j|^2 = 2 q_i.k_j - |k_j|^2 - |q_i|^2, one batched GEMM with the
+  // logit scale folded into its alpha/beta. -|q_i|^2 is constant along a
+  // softmax row, so the softmax never needs it: it is added only when the
+  // logits are kept for inspection (the function is the same).
   count_matmul_flops(q.size(0), q.size(1), head_dim, k.size(1));
   auto k2 = k.square().sum(-1);                        // [B, Tk]; |q_i|^2 are its first HW
-  auto logits = torch::baddbmm(k2.narrow(1, 0, hw).unsqueeze(2) + k2.unsqueeze(1), q,
-                               k.transpose(1, 2), /*beta=*/-logit_scale, /*alpha=*/2 * logit_scale);
-  if (keep_logits) last_logits = logits.view({n, heads, q.size(1), k.size(1)}).select(1, 0).detach();
+  auto logits = torch::baddbmm(k2.unsqueeze(1), q, k.transpose(1, 2), /*beta=*/-logit_scale,
+                               /*alpha=*/2 * logit_scale);
+  if (keep_logits)
+    last_logits = (logits - logit_scale * k2.narrow(1, 0, hw).unsqueeze(2))
+                      .view({n, heads, q.size(1), k.size(1)})
+                      .select(1, 0)
+                      .detach();
   auto a = merge_heads(attend(logits, val), heads);    // [N, HW, C]
   tokens = tokens + out->forward_scaled(a, residual_gain);
   tokens = tokens + ffn2->forward_scaled(ffn1->forward(ffn_norm->forward(tokens)), residual_gain);
