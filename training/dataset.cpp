@@ -671,10 +671,9 @@ Batch BatchLoader::next() {
   }
   std::unique_lock<std::mutex> lock(mutex_);
   cv_.wait(lock, [&] { return !queue_.empty() || error_ || stopping_; });
-  if (queue_.empty()) {
-    if (error_) std::rethrow_exception(error_);
-    throw DatasetError("batch loader stopped");
-  }
+  // A stopped loader hands out nothing, not even batches prefetched before stop().
+  if (stopping_) throw DatasetError("batch loader stopped");
+  if (queue_.empty()) std::rethrow_exception(error_);
   Batch b = std::move(queue_.front());
   queue_.pop_front();
   lock.unlock();
