@@ -9,12 +9,6 @@
 namespace gg {
 
 namespace {
-bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
-int ilog2(int v) {
-  int l = 0;
-  while ((1 << (l + 1)) <= v) ++l;
-  return l;
-}
 // Conv2dLayer(k=3, down=2) computes a 3x3 conv at full resolution, then a 2x2
 // average. The same function is one stride-2 4x4 conv (padding 1) whose kernel
 // is the 3x3 kernel convolved with the 2x2 box: 0.44x the FLOPs. Exact up to

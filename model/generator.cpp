@@ -7,16 +7,8 @@
 
 namespace gg {
 
-namespace {
-bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
-int log2i(int v) {
-  int l = 0;
-  while ((1 << (l + 1)) <= v) ++l;
-  return l;
-}
-}  // namespace
 
-int GeneratorConfig::num_levels() const { return resolution >= 4 ? log2i(resolution) - 1 : 0; }
+int GeneratorConfig::num_levels() const { return resolution >= 4 ? ilog2(resolution) - 1 : 0; }
 int GeneratorConfig::num_ws() const { return num_levels() * blocks_per_level; }
 
 void GeneratorConfig::validate() const {
@@ -55,7 +47,7 @@ void GeneratorConfig::validate() const {
     config_require(level, W + "attention_resolutions",
                    std::to_string(r) + " is not a level resolution (4, 8, ..., " +
                        std::to_string(resolution) + ")");
-    const int c = channels[log2i(r) - 2];
+    const int c = channels[ilog2(r) - 2];
     config_require(c % attention_head_dim == 0, W + "attention_head_dim",
                    std::to_string(attention_head_dim) + " does not divide the " + std::to_string(c) +
                        " channels of the " + std::to_string(r) + " px attention level");

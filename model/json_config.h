@@ -28,6 +28,14 @@ inline void config_check_unknown(const json& j, const json& known, const char* t
 }
 }  // namespace detail
 
+// Resolution helpers shared by the configs' validate() and the networks.
+inline bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+inline int ilog2(int v) {  // floor(log2(v)) for v >= 1
+  int l = 0;
+  while ((1 << (l + 1)) <= v) ++l;
+  return l;
+}
+
 // Throws ConfigError("<where>.<field>: <what>") unless cond holds.
 inline void config_require(bool cond, const std::string& where, const std::string& what) {
   if (!cond) throw ConfigError(where + ": " + what);

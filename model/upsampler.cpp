@@ -11,12 +11,6 @@
 namespace gg {
 
 namespace {
-bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
-int ilog2(int v) {
-  int l = 0;
-  while ((1 << (l + 1)) <= v) ++l;
-  return l;
-}
 const double kSqrtHalf = std::sqrt(0.5);
 }  // namespace
 
