@@ -36,11 +36,11 @@ std::string fmt_double(double v) {
 // ---------------------------------------------------------------------------
 // Validation, shared by the struct-level validate() and ClipConfig::validate()
 // (which names fields as ClipConfig.text_config.<field>).
-void validate_text(const ClipTextConfig& c, const std::string& where) {
+
+// The encoder fields both towers share (same names in both HF configs).
+template <class Config>
+void validate_encoder(const Config& c, const std::string& where) {
   auto f = [&](const char* field) { return where + "." + field; };
-  config_require(c.vocab_size > 0, f("vocab_size"), "must be positive, got " + std::to_string(c.vocab_size));
-  config_require(c.max_position_embeddings > 0, f("max_position_embeddings"),
-                 "must be positive, got " + std::to_string(c.max_position_embeddings));
   config_require(c.hidden_size > 0, f("hidden_size"), "must be positive, got " + std::to_string(c.hidden_size));
   config_require(c.num_attention_heads > 0, f("num_attention_heads"),
                  "must be positive, got " + std::to_string(c.num_attention_heads));
@@ -55,6 +55,14 @@ void validate_text(const ClipTextConfig& c, const std::string& where) {
                  "expected 'quick_gelu' or 'gelu', got '" + c.hidden_act + "'");
   config_require(c.layer_norm_eps > 0 && std::isfinite(c.layer_norm_eps), f("layer_norm_eps"),
                  "must be a positive number, got " + fmt_double(c.layer_norm_eps));
+}
+
+void validate_text(const ClipTextConfig& c, const std::string& where) {
+  auto f = [&](const char* field) { return where + "." + field; };
+  config_require(c.vocab_size > 0, f("vocab_size"), "must be positive, got " + std::to_string(c.vocab_size));
+  config_require(c.max_position_embeddings > 0, f("max_position_embeddings"),
+                 "must be positive, got " + std::to_string(c.max_position_embeddings));
+  validate_encoder(c, where);
   const std::string range = "must be a token id in [0, vocab_size = " + std::to_string(c.vocab_size) + "), got ";
   config_require(c.bos_token_id >= 0 && c.bos_token_id < c.vocab_size, f("bos_token_id"),
                  range + std::to_string(c.bos_token_id));
@@ -72,20 +80,7 @@ void validate_vision(const ClipVisionConfig& c, const std::string& where) {
                  "must be a multiple of patch_size (" + std::to_string(c.image_size) + " % " +
                      std::to_string(c.patch_size) + " != 0)");
   config_require(c.num_channels > 0, f("num_channels"), "must be positive, got " + std::to_string(c.num_channels));
-  config_require(c.hidden_size > 0, f("hidden_size"), "must be positive, got " + std::to_string(c.hidden_size));
-  config_require(c.num_attention_heads > 0, f("num_attention_heads"),
-                 "must be positive, got " + std::to_string(c.num_attention_heads));
-  config_require(c.hidden_size % c.num_attention_heads == 0, f("hidden_size"),
-                 "must be divisible by num_attention_heads (" + std::to_string(c.hidden_size) + " % " +
-                     std::to_string(c.num_attention_heads) + " != 0)");
-  config_require(c.intermediate_size > 0, f("intermediate_size"),
-                 "must be positive, got " + std::to_string(c.intermediate_size));
-  config_require(c.num_hidden_layers > 0, f("num_hidden_layers"),
-                 "must be positive, got " + std::to_string(c.num_hidden_layers));
-  config_require(c.hidden_act == "quick_gelu" || c.hidden_act == "gelu", f("hidden_act"),
-                 "expected 'quick_gelu' or 'gelu', got '" + c.hidden_act + "'");
-  config_require(c.layer_norm_eps > 0 && std::isfinite(c.layer_norm_eps), f("layer_norm_eps"),
-                 "must be a positive number, got " + fmt_double(c.layer_norm_eps));
+  validate_encoder(c, where);
 }
 
 // Reads `obj[key]` into `out` when present; a wrongly typed value is a
