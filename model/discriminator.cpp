@@ -62,11 +62,7 @@ void DiscriminatorConfig::validate() const {
     config_require(is_pow2(r) && r >= 4 && r <= resolution, w + ".attention_resolutions",
                    "entry " + std::to_string(r) + " is not a phi layer resolution (powers of two 4.." +
                        std::to_string(resolution) + "): " + list_str(attention_resolutions));
-    const int c = channels[ilog2(resolution / r)];
-    config_require(c % attention_head_dim == 0, w + ".attention_resolutions",
-                   "the channels at " + std::to_string(r) + " px (" + std::to_string(c) +
-                       ") must be a multiple of attention_head_dim (" +
-                       std::to_string(attention_head_dim) + ")");
+    require_attention_width(w, r, channels[ilog2(resolution / r)], attention_head_dim);
   }
   config_require(psi_channels >= 0, w + ".psi_channels", "must be >= 0 (0 = phi's channels)");
 }

@@ -41,6 +41,14 @@ inline void config_require(bool cond, const std::string& where, const std::strin
   if (!cond) throw ConfigError(where + ": " + what);
 }
 
+// An attention layer at `resolution` px splits `channels` into heads of
+// `head_dim`: throws ConfigError on "<where>.attention_resolutions" otherwise.
+inline void require_attention_width(const std::string& where, int resolution, int channels, int head_dim) {
+  config_require(channels % head_dim == 0, where + ".attention_resolutions",
+                 "the channels at " + std::to_string(resolution) + " px (" + std::to_string(channels) +
+                     ") must be a multiple of attention_head_dim (" + std::to_string(head_dim) + ")");
+}
+
 }  // namespace gg
 
 #define GG_CONFIG_TO_JSON_FIELD(f) j[#f] = c.f;

@@ -61,11 +61,7 @@ void UpsamplerConfig::validate() const {
                    w + ".attention_resolutions",
                    "entry " + std::to_string(r) + " is not an up-block resolution (powers of two " +
                        std::to_string(2 * bottleneck) + ".." + std::to_string(output_resolution) + ")");
-    const int c = channels[ilog2(r / bottleneck)];
-    config_require(c % attention_head_dim == 0, w + ".attention_resolutions",
-                   "the channels at " + std::to_string(r) + " px (" + std::to_string(c) +
-                       ") must be a multiple of attention_head_dim (" +
-                       std::to_string(attention_head_dim) + ")");
+    require_attention_width(w, r, channels[ilog2(r / bottleneck)], attention_head_dim);
   }
   config_require(input_noise_std >= 0, w + ".input_noise_std", "must be >= 0");
 }
