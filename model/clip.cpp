@@ -100,16 +100,22 @@ void read_hf_field(const json& obj, const char* key, T& out, const std::string& 
   out = v.get<T>();
 }
 
-void read_hf_text(const json& j, ClipTextConfig& c, const std::string& where) {
-  if (!j.is_object()) throw ConfigError(where + ": expected a JSON object, got " + j.type_name());
-  read_hf_field(j, "vocab_size", c.vocab_size, where);
-  read_hf_field(j, "max_position_embeddings", c.max_position_embeddings, where);
+// The encoder fields both towers share.
+template <class Config>
+void read_hf_encoder(const json& j, Config& c, const std::string& where) {
   read_hf_field(j, "hidden_size", c.hidden_size, where);
   read_hf_field(j, "intermediate_size", c.intermediate_size, where);
   read_hf_field(j, "num_hidden_layers", c.num_hidden_layers, where);
   read_hf_field(j, "num_attention_heads", c.num_attention_heads, where);
   read_hf_field(j, "hidden_act", c.hidden_act, where);
   read_hf_field(j, "layer_norm_eps", c.layer_norm_eps, where);
+}
+
+void read_hf_text(const json& j, ClipTextConfig& c, const std::string& where) {
+  if (!j.is_object()) throw ConfigError(where + ": expected a JSON object, got " + j.type_name());
+  read_hf_field(j, "vocab_size", c.vocab_size, where);
+  read_hf_field(j, "max_position_embeddings", c.max_position_embeddings, where);
+  read_hf_encoder(j, c, where);
   read_hf_field(j, "bos_token_id", c.bos_token_id, where);
   read_hf_field(j, "eos_token_id", c.eos_token_id, where);
   read_hf_field(j, "pad_token_id", c.pad_token_id, where);
@@ -120,12 +126,7 @@ void read_hf_vision(const json& j, ClipVisionConfig& c, const std::string& where
   read_hf_field(j, "image_size", c.image_size, where);
   read_hf_field(j, "patch_size", c.patch_size, where);
   read_hf_field(j, "num_channels", c.num_channels, where);
-  read_hf_field(j, "hidden_size", c.hidden_size, where);
-  read_hf_field(j, "intermediate_size", c.intermediate_size, where);
-  read_hf_field(j, "num_hidden_layers", c.num_hidden_layers, where);
-  read_hf_field(j, "num_attention_heads", c.num_attention_heads, where);
-  read_hf_field(j, "hidden_act", c.hidden_act, where);
-  read_hf_field(j, "layer_norm_eps", c.layer_norm_eps, where);
+  read_hf_encoder(j, c, where);
 }
 
 // Normalises token ids to int64 and checks them: [N, T], 1 <= T <= positions,
