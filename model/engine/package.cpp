@@ -1,0 +1,323 @@
+// Model packages: load_package / save_package (Contract 1).
+// Ref: package.h; ../../shared/STYLE.md "Errors" (atomic writes, messages that name the file).
+#include "package.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "errors.h"
+#include "model_io.h"
+#include "safetensors.h"
+
+namespace gg {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& p, const std::string& what) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw CheckpointError(what + " '" + p.string() + "' cannot be read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// FNV-1a 64: a fast, stable content fingerprint (not a security hash).
+struct Fnv1a64 {
+  uint64_t h = 1469598103934665603ull;
+  void add(const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    add_separator();
+  }
+  void add_separator() {
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  }
+  std::string hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+  }
+};
+
+// The 8-byte length and JSON header of a safetensors file: config, dtypes,
+// shapes and (for gigagan checkpoints) a CRC-32 of every tensor.
+std::string safetensors_header(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw CheckpointError("'" + p.string() + "' cannot be read");
+  unsigned char len_bytes[8];
+  if (!in.read(reinterpret_cast<char*>(len_bytes), 8))
+    throw CheckpointError("'" + p.string() + "' is too short to be a safetensors file");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
+  if (n > (100u << 20)) throw CheckpointError("'" + p.string() + "' has an implausible header length");
+  std::string header(static_cast<size_t>(n), '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(n)))
+    throw CheckpointError("'" + p.string() + "' is truncated inside its header");
+  return std::string(reinterpret_cast<char*>(len_bytes), 8) + header;
+}
+
+struct Manifest {
+  json doc;
+  fs::path dir;
+  // Path of an entry; "" when the entry is absent and optional.
+  fs::path file(const std::string& key, bool required) const {
+    if (!doc.contains(key) || doc[key].is_null()) {
+      if (required)
+        throw CheckpointError("'" + (dir / "package.json").string() + "' has no \"" + key +
+                              "\" entry (every package needs one)");
+      return {};
+    }
+    if (!doc[key].is_string() || doc[key].get<std::string>().empty())
+      throw CheckpointError("'" + (dir / "package.json").string() + "': \"" + key +
+                            "\" must be a non-empty relative path");
+    return dir / doc[key].get<std::string>();
+  }
+};
+
+Manifest read_manifest(const fs::path& dir) {
+  if (!fs::is_directory(dir))
+    throw CheckpointError("model package '" + dir.string() +
+                          "' is not a folder (expected a folder with package.json; see --model)");
+  const fs::path mpath = dir / "package.json";
+  if (!fs::is_regular_file(mpath))
+    throw CheckpointError("'" + dir.string() + "' is not a model package: package.json is missing");
+  Manifest m;
+  m.dir = dir;
+  try {
+    m.doc = json::parse(read_text(mpath, "package file"));
+  } catch (const json::exception& e) {
+    throw CheckpointError("'" + mpath.string() + "' is not valid JSON: " + e.what());
+  }
+  if (!m.doc.is_object()) throw CheckpointError("'" + mpath.string() + "' must hold a JSON object");
+  if (m.doc.value("format", std::string()) != kPackageFormat)
+    throw CheckpointError("'" + mpath.string() + "': \"format\" must be \"" + kPackageFormat + "\"");
+  if (!m.doc.contains("version") || !m.doc["version"].is_number_integer() ||
+      m.doc["version"].get<int>() > kPackageFormatVersion || m.doc["version"].get<int>() < 1)
+    throw CheckpointError("'" + mpath.string() + "': unsupported \"version\" (this build reads version " +
+                          std::to_string(kPackageFormatVersion) + ")");
+  return m;
+}
+
+void require_file(const fs::path& p, const std::string& what) {
+  if (!fs::exists(p)) throw CheckpointError(what + " '" + p.string() + "' is missing");
+  if (!fs::is_regular_file(p)) throw CheckpointError(what + " '" + p.string() + "' is not a file");
+}
+
+void require_fit(bool ok, const fs::path& file, const std::string& what) {
+  if (!ok) throw CheckpointError("'" + file.string() + "' does not fit this package's CLIP: " + what);
+}
+
+template <class Module>
+void freeze(Module& m) {
+  m->eval();
+  for (auto& p : m->parameters()) p.set_requires_grad(false);
+}
+
+std::string hash_manifest(const Manifest& m) {
+  Fnv1a64 h;
+  h.add(read_text(m.dir / "package.json", "package file"));
+  const fs::path tok = m.file("tokenizer", true);
+  h.add(read_text(tok / "vocab.json", "tokenizer file"));
+  h.add(read_text(tok / "merges.txt", "tokenizer file"));
+  for (const char* key : {"clip", "generator", "upsampler", "evaluator"}) {
+    const fs::path p = m.file(key, std::string(key) == "clip" || std::string(key) == "generator");
+    if (p.empty()) continue;
+    h.add(key);
+    h.add(safetensors_header(p));
+  }
+  return h.hex();
+}
+
+}  // namespace
+
+std::string package_hash(const std::string& dir) { return hash_manifest(read_manifest(dir)); }
+
+ModelPackage load_package(const std::string& dir_str, const torch::Device& device) {
+  const Manifest m = read_manifest(dir_str);
+  const fs::path mpath = m.dir / "package.json";
+  ModelPackage pkg;
+  pkg.folder = m.dir.string();
+  pkg.name = m.doc.value("name", m.dir.filename().string());
+  pkg.description = m.doc.value("description", std::string());
+  if (m.doc.contains("sample_prompts")) {
+    const auto& sp = m.doc["sample_prompts"];
+    if (!sp.is_array()) throw CheckpointError("'" + mpath.string() + "': \"sample_prompts\" must be a list");
+    for (const auto& s : sp) {
+      if (!s.is_string()) throw CheckpointError("'" + mpath.string() + "': \"sample_prompts\" must hold strings");
+      pkg.sample_prompts.push_back(s.get<std::string>());
+    }
+  }
+
+  const fs::path clip_path = m.file("clip", true), gen_path = m.file("generator", true);
+  const fs::path up_path = m.file("upsampler", false), eval_path = m.file("evaluator", false);
+  require_file(clip_path, "CLIP file");
+  require_file(gen_path, "generator file");
+  if (!up_path.empty()) require_file(up_path, "upsampler file");
+  if (!eval_path.empty()) require_file(eval_path, "evaluator file");
+
+  pkg.clip = load_network<ClipConfig, ClipModel>(clip_path.string(), "clip", device);
+  freeze(pkg.clip);
+  const auto& text = pkg.clip->config.text_config;
+
+  // Tokenizer: context length and padding from the CLIP text config.
+  const fs::path tok = m.file("tokenizer", true);
+  pkg.tokenizer_folder = tok.string();
+  if (!fs::is_directory(tok)) throw CheckpointError("tokenizer folder '" + tok.string() + "' is missing");
+  require_file(tok / "vocab.json", "tokenizer file");
+  require_file(tok / "merges.txt", "tokenizer file");
+  TokenizerOptions topt;
+  topt.context_length = text.max_position_embeddings;
+  topt.pad_id = text.pad_token_id;
+  try {
+    pkg.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_folder(tok.string(), topt));
+  } catch (const ConfigError& e) {
+    throw CheckpointError("tokenizer '" + tok.string() + "' cannot be read: " + e.what());
+  }
+  const auto& t = *pkg.tokenizer;
+  if (t.eos_id() != text.eos_token_id || t.bos_id() != text.bos_token_id || t.vocab_size() > text.vocab_size)
+    throw CheckpointError("tokenizer '" + tok.string() + "' (" + std::to_string(t.vocab_size()) +
+                          " tokens, bos " + std::to_string(t.bos_id()) + ", eos " + std::to_string(t.eos_id()) +
+                          ") does not match '" + clip_path.string() + "' (vocab_size " +
+                          std::to_string(text.vocab_size) + ", bos " + std::to_string(text.bos_token_id) +
+                          ", eos " + std::to_string(text.eos_token_id) + ")");
+
+  pkg.generator = load_network<GeneratorConfig, Generator>(gen_path.string(), "generator", device);
+  freeze(pkg.generator);
+  const auto& g = pkg.generator->config;
+  require_fit(g.text_input_dim == text.hidden_size, gen_path,
+              "text_input_dim " + std::to_string(g.text_input_dim) + " != CLIP hidden_size " +
+                  std::to_string(text.hidden_size));
+  require_fit(g.context_length == text.max_position_embeddings, gen_path,
+              "context_length " + std::to_string(g.context_length) + " != CLIP max_position_embeddings " +
+                  std::to_string(text.max_position_embeddings));
+
+  if (!up_path.empty()) {
+    pkg.upsampler = load_network<UpsamplerConfig, Upsampler>(up_path.string(), "upsampler", device);
+    freeze(pkg.upsampler);
+    const auto& u = pkg.upsampler->config;
+    require_fit(u.text_input_dim == text.hidden_size && u.context_length == text.max_position_embeddings,
+                up_path, "text_input_dim/context_length differ from the CLIP text encoder");
+    if (u.input_resolution != g.resolution)
+      throw CheckpointError("'" + up_path.string() + "' upsamples " + std::to_string(u.input_resolution) +
+                            " px images but the generator makes " + std::to_string(g.resolution) + " px ones");
+  }
+  if (!eval_path.empty()) {
+    pkg.evaluator = load_network<ClipConfig, ClipModel>(eval_path.string(), "clip", device);
+    freeze(pkg.evaluator);
+    const auto& et = pkg.evaluator->config.text_config;
+    require_fit(et.max_position_embeddings == text.max_position_embeddings && et.vocab_size >= t.vocab_size() &&
+                    et.eos_token_id == text.eos_token_id,
+                eval_path, "the evaluator must share the tokenizer (context length, vocabulary, eos id)");
+  }
+  pkg.hash = hash_manifest(m);
+  return pkg;
+}
+
+namespace {
+
+void rename_exchange_or_replace(const fs::path& tmp, const fs::path& dir) {
+  if (!fs::exists(dir)) {
+    fs::rename(tmp, dir);
+    return;
+  }
+#ifdef SYS_renameat2
+  // One atomic swap (Linux >= 3.15): readers see the old or the new package.
+  constexpr unsigned kRenameExchange = 1u << 1;
+  if (syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), kRenameExchange) == 0) {
+    fs::remove_all(tmp);  // now holds the previous package
+    return;
+  }
+#endif
+  // Fallback: two renames (a reader may find no package for an instant, never a mix).
+  fs::path old = dir;
+  old += ".old-" + std::to_string(::getpid());
+  fs::remove_all(old);
+  fs::rename(dir, old);
+  fs::rename(tmp, dir);
+  fs::remove_all(old);
+}
+
+}  // namespace
+
+void save_package(const std::string& dir_str, const ModelPackage& pkg, const SavePackageOptions& options) {
+  const fs::path dir = fs::absolute(fs::path(dir_str)).lexically_normal();
+  if (!pkg.clip) throw CheckpointError("save_package('" + dir.string() + "'): no CLIP model given");
+  if (!pkg.generator) throw CheckpointError("save_package('" + dir.string() + "'): no generator given");
+  if (!pkg.vocabulary && pkg.tokenizer_folder.empty())
+    throw CheckpointError("save_package('" + dir.string() +
+                          "'): no tokenizer given (set vocabulary or tokenizer_folder)");
+  if (fs::exists(dir)) {
+    if (!fs::is_directory(dir))
+      throw CheckpointError("cannot write the model package '" + dir.string() + "': it exists and is not a folder");
+    if (!fs::is_empty(dir) && !fs::exists(dir / "package.json"))
+      throw CheckpointError("refusing to replace '" + dir.string() +
+                            "': it is a non-empty folder without package.json (not a model package)");
+  }
+  static std::atomic<int> counter{0};
+  fs::path tmp = dir;
+  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  try {
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    // Tokenizer.
+    const fs::path tok = tmp / "tokenizer";
+    if (pkg.vocabulary) {
+      save_bpe_vocabulary(*pkg.vocabulary, tok.string());
+    } else {
+      fs::create_directories(tok);
+      for (const char* f : {"vocab.json", "merges.txt"}) {
+        const fs::path src = fs::path(pkg.tokenizer_folder) / f;
+        require_file(src, "tokenizer file");
+        write_file_atomic((tok / f).string(), read_text(src, "tokenizer file"));
+      }
+    }
+    json doc = {{"format", kPackageFormat},
+                {"version", kPackageFormatVersion},
+                {"name", pkg.name},
+                {"description", pkg.description},
+                {"tokenizer", "tokenizer"},
+                {"clip", "clip.safetensors"},
+                {"generator", "generator.safetensors"}};
+    save_network((tmp / "clip.safetensors").string(), "clip", pkg.clip->config, pkg.clip, options.storage);
+    save_network((tmp / "generator.safetensors").string(), "generator", pkg.generator->config, pkg.generator,
+                 options.storage);
+    if (pkg.upsampler) {
+      save_network((tmp / "upsampler.safetensors").string(), "upsampler", pkg.upsampler->config, pkg.upsampler,
+                   options.storage);
+      doc["upsampler"] = "upsampler.safetensors";
+    }
+    if (pkg.evaluator) {
+      save_network((tmp / "evaluator_clip.safetensors").string(), "clip", pkg.evaluator->config, pkg.evaluator,
+                   options.storage);
+      doc["evaluator"] = "evaluator_clip.safetensors";
+    }
+    if (!pkg.sample_prompts.empty()) doc["sample_prompts"] = pkg.sample_prompts;
+    write_file_atomic((tmp / "package.json").string(), doc.dump(2) + "\n");
+    if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path());
+    rename_exchange_or_replace(tmp, dir);
+  } catch (const fs::filesystem_error& e) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw CheckpointError("cannot write the model package '" + dir.string() + "': " + e.what());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace gg

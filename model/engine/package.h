@@ -1,0 +1,84 @@
+// Model packages (Contract 1 of the studio): a folder holding everything the
+// engine needs to turn a prompt into an image.
+//   <pkg>/package.json   {"format": "gigagan-package", "version": 1, "name", "description",
+//                         "tokenizer": "tokenizer", "clip": "clip.safetensors",
+//                         "generator": "generator.safetensors",
+//                         "upsampler": "upsampler.safetensors"        (optional),
+//                         "evaluator": "evaluator_clip.safetensors"   (optional),
+//                         "sample_prompts": [...]                     (optional)}
+//   <pkg>/tokenizer/     vocab.json + merges.txt (Hugging Face CLIP format)
+//   <pkg>/*.safetensors  one network each (save_network kinds "clip", "generator", "upsampler")
+// Paths in package.json are relative to <pkg>. The tokenizer's context length
+// and padding id come from the CLIP text config (max_position_embeddings,
+// pad_token_id). Text conditioning: ids -> clip->text_features -> G->encode_text.
+// Ref: /tmp/gg/brief.md "Contract 1"; ../../shared/STYLE.md "Configuration", "Errors".
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpe_trainer.h"
+#include "clip.h"
+#include "generator.h"
+#include "tokenizer.h"
+#include "upsampler.h"
+
+namespace gg {
+
+constexpr const char* kPackageFormat = "gigagan-package";
+constexpr int kPackageFormatVersion = 1;
+
+struct ModelPackage {
+  std::string name = "model";
+  std::string description;
+  std::vector<std::string> sample_prompts;
+
+  // Tokenizer. save_package writes `vocabulary` when it is set, otherwise it
+  // copies vocab.json and merges.txt from `tokenizer_folder`. load_package sets
+  // `tokenizer_folder` to <pkg>/<tokenizer> and builds `tokenizer` with the
+  // CLIP context length and padding id.
+  std::string tokenizer_folder;
+  std::optional<BpeVocabulary> vocabulary;
+  std::shared_ptr<const Tokenizer> tokenizer;
+
+  // Networks; each carries its own config (module->config). The generator is
+  // G_ema. upsampler and evaluator are optional (null holders).
+  ClipModel clip{nullptr};
+  Generator generator{nullptr};
+  Upsampler upsampler{nullptr};
+  ClipModel evaluator{nullptr};  // metrics only; uses the same tokenizer
+
+  // Set by load_package: the folder and a content hash (16 hex digits,
+  // FNV-1a 64 over package.json, the tokenizer files and every network file's
+  // safetensors header, which carries the config and a CRC-32 per tensor), so
+  // two packages with the same hash hold the same weights.
+  std::string folder;
+  std::string hash;
+};
+
+struct SavePackageOptions {
+  // Floating-point storage on disk: kFloat32, kFloat16 or kBFloat16 (loading
+  // always returns float32 networks).
+  torch::ScalarType storage = torch::kFloat32;
+};
+
+// Reads <dir>/package.json, the tokenizer and every network onto `device`,
+// each network in eval mode and with requires_grad off. Throws CheckpointError
+// naming the file when one is missing, unreadable, of the wrong kind, or does
+// not fit the others (e.g. a generator built for another CLIP width).
+ModelPackage load_package(const std::string& dir, const torch::Device& device = torch::kCPU);
+
+// Writes a complete package into `dir` (created if needed). The package is
+// first written to a temporary sibling folder, then swapped in with one
+// rename, so a reader sees either the previous package or the new one, never
+// a mix. Needs pkg.clip, pkg.generator and a tokenizer source; throws
+// CheckpointError naming what is missing or cannot be written.
+void save_package(const std::string& dir, const ModelPackage& pkg, const SavePackageOptions& options = {});
+
+// The content hash load_package computes (for an existing package folder).
+std::string package_hash(const std::string& dir);
+
+}  // namespace gg
