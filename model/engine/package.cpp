@@ -227,6 +227,46 @@ ModelPackage load_package(const std::string& dir_str, const torch::Device& devic
   return pkg;
 }
 
+void prepare_package(ModelPackage& pkg) {
+  if (!pkg.clip || !pkg.generator) throw CheckpointError("model package: needs a CLIP model and a generator");
+  const auto& text = pkg.clip->config.text_config;
+  if (!pkg.tokenizer) {
+    TokenizerOptions topt;
+    topt.context_length = text.max_position_embeddings;
+    topt.pad_id = text.pad_token_id;
+    try {
+      if (pkg.vocabulary)
+        pkg.tokenizer = std::make_shared<const Tokenizer>(pkg.vocabulary->token_to_id(), pkg.vocabulary->merges, topt);
+      else if (!pkg.tokenizer_folder.empty())
+        pkg.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_folder(pkg.tokenizer_folder, topt));
+      else
+        throw CheckpointError("model package: no tokenizer (set vocabulary or tokenizer_folder)");
+    } catch (const ConfigError& e) {
+      throw CheckpointError(std::string("model package: the tokenizer cannot be built: ") + e.what());
+    }
+  }
+  freeze(pkg.clip);
+  freeze(pkg.generator);
+  if (pkg.upsampler) freeze(pkg.upsampler);
+  if (pkg.evaluator) freeze(pkg.evaluator);
+  if (pkg.hash.empty()) {
+    uint32_t crc = 0;
+    auto add = [&](const torch::nn::Module& m) {
+      for (const auto& [name, t] : state_dict(m)) {
+        auto c = t.to(torch::kCPU, torch::kFloat32).contiguous();
+        crc = crc32(name.data(), name.size(), crc);
+        crc = crc32(c.data_ptr(), static_cast<size_t>(c.numel()) * 4, crc);
+      }
+    };
+    add(*pkg.clip);
+    add(*pkg.generator);
+    if (pkg.upsampler) add(*pkg.upsampler);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", crc);
+    pkg.hash = std::string("mem-") + buf;
+  }
+}
+
 namespace {
 
 void rename_exchange_or_replace(const fs::path& tmp, const fs::path& dir) {

@@ -78,6 +78,13 @@ ModelPackage load_package(const std::string& dir, const torch::Device& device = 
 // CheckpointError naming what is missing or cannot be written.
 void save_package(const std::string& dir, const ModelPackage& pkg, const SavePackageOptions& options = {});
 
+// Makes a package built in memory (e.g. by a trainer or a test) usable like a
+// loaded one: builds `tokenizer` from `vocabulary` when it is missing (CLIP
+// context length and padding), puts every network in eval mode with
+// requires_grad off, and sets `hash` (when empty) to "mem-" + a CRC-32 of all
+// weights. Throws CheckpointError when no tokenizer can be made.
+void prepare_package(ModelPackage& pkg);
+
 // The content hash load_package computes (for an existing package folder).
 std::string package_hash(const std::string& dir);
 

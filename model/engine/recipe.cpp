@@ -1,0 +1,347 @@
+// Recipes (recipe.h): JSON round trip and model-independent validation.
+#include "recipe.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "errors.h"
+
+namespace gg {
+
+namespace {
+
+const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(const uint8_t* p, size_t n) {
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = static_cast<uint32_t>(p[i]) << 16;
+    if (i + 1 < n) v |= static_cast<uint32_t>(p[i + 1]) << 8;
+    if (i + 2 < n) v |= p[i + 2];
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < n ? kB64[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < n ? kB64[v & 63] : '=');
+  }
+  return out;
+}
+
+std::string base64_decode(const std::string& s, const std::string& where) {
+  int rev[256];
+  std::fill(rev, rev + 256, -1);
+  for (int i = 0; i < 64; ++i) rev[static_cast<unsigned char>(kB64[i])] = i;
+  if (s.size() % 4 != 0) throw ConfigError(where + ": base64 length is not a multiple of 4");
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += 4) {
+    uint32_t v = 0;
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s[i + k];
+      if (c == '=' && i + 4 == s.size() && k >= 2) {
+        ++pad;
+        v <<= 6;
+        continue;
+      }
+      const int d = rev[static_cast<unsigned char>(c)];
+      if (d < 0 || pad) throw ConfigError(where + ": invalid base64");
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out.push_back(static_cast<char>((v >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
+  }
+  return out;
+}
+
+template <class T>
+T field(const json& j, const char* key, const T& fallback, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception& e) {
+    throw ConfigError(where + "." + key + ": " + e.what());
+  }
+}
+
+void check_keys(const json& j, std::initializer_list<const char*> known, const std::string& where) {
+  if (!j.is_object()) throw ConfigError(where + ": expected a JSON object, got " + std::string(j.type_name()));
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) throw ConfigError(where + ": unknown field '" + it.key() + "'");
+  }
+}
+
+std::vector<double> weights_from_json(const json& j, const std::string& where) {
+  // A number n means "source n alone"; a list gives one weight per source.
+  if (j.is_number_integer()) {
+    const int i = j.get<int>();
+    if (i < 0) throw ConfigError(where + ": source index must be >= 0");
+    std::vector<double> w(static_cast<size_t>(i) + 1, 0.0);
+    w[i] = 1.0;
+    return w;
+  }
+  try {
+    return j.get<std::vector<double>>();
+  } catch (const json::exception&) {
+    throw ConfigError(where + ": expected a source index or a list of weights");
+  }
+}
+
+// Pads one-hot shorthand ([0, 0, 1] from index 2) to the number of sources.
+std::vector<double> padded(std::vector<double> w, size_t n) {
+  if (w.size() < n) w.resize(n, 0.0);
+  return w;
+}
+
+}  // namespace
+
+json tensor_to_json(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  // Little-endian float32 bytes (this code runs on little-endian hosts only).
+  return {{"shape", c.sizes().vec()},
+          {"float32_base64", base64_encode(static_cast<const uint8_t*>(c.data_ptr()), c.numel() * 4)}};
+}
+
+torch::Tensor tensor_from_json(const json& j, const std::string& where) {
+  check_keys(j, {"shape", "float32_base64", "space"}, where);
+  const auto shape = field<std::vector<int64_t>>(j, "shape", {}, where);
+  const std::string bytes = base64_decode(field<std::string>(j, "float32_base64", "", where), where);
+  int64_t n = 1;
+  for (auto d : shape) {
+    if (d <= 0) throw ConfigError(where + ".shape: dimensions must be positive");
+    n *= d;
+  }
+  if (shape.empty() || static_cast<int64_t>(bytes.size()) != n * 4)
+    throw ConfigError(where + ": shape and data size disagree");
+  auto t = torch::empty(shape, torch::kFloat32);
+  std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  if (!torch::isfinite(t).all().item<bool>()) throw ConfigError(where + ": holds non-finite values");
+  return t;
+}
+
+void Recipe::validate() const {
+  if (sources.empty()) throw ConfigError("recipe: needs at least one source (a prompt and a seed)");
+  const size_t n = sources.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& s = sources[i];
+    bool blank = true;
+    for (char c : s.prompt) blank = blank && std::isspace(static_cast<unsigned char>(c));
+    if (blank)
+      throw PromptError("empty prompt (source " + std::to_string(i) + "): describe the image, e.g. \"cat face\"");
+    if (!std::isfinite(s.psi)) throw ConfigError("recipe.sources[" + std::to_string(i) + "].psi must be finite");
+    if (s.latent && (!s.latent->w.defined() || s.latent->w.dim() != (s.latent->plus ? 2 : 1)))
+      throw ConfigError("recipe.sources[" + std::to_string(i) + "].latent: shape does not match its space");
+  }
+  if (!w_weights.empty()) normalize_weights(padded(w_weights, n), n, "recipe.w");
+  if (!t_weights.empty()) normalize_weights(padded(t_weights, n), n, "recipe.t");
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const std::string where = "recipe.layers[" + std::to_string(k) + "]";
+    if (!layers[k].w.empty()) normalize_weights(padded(layers[k].w, n), n, where + ".w");
+    if (!layers[k].t.empty()) normalize_weights(padded(layers[k].t, n), n, where + ".t");
+  }
+  for (size_t k = 0; k < directions.size(); ++k) {
+    const auto& d = directions[k];
+    const std::string where = "recipe.directions[" + std::to_string(k) + "]";
+    const bool by_prompt = !d.from.empty() || !d.to.empty();
+    const bool by_source = d.from_source >= 0 || d.to_source >= 0;
+    if (by_prompt == by_source)
+      throw ConfigError(where + ": give either two prompts (from, to) or two source indices");
+    if (by_prompt && (d.from.empty() || d.to.empty()))
+      throw PromptError(where + ": empty prompt in a direction (both 'from' and 'to' are needed)");
+    if (by_source && (d.from_source < 0 || d.to_source < 0 || d.from_source >= static_cast<int>(n) ||
+                      d.to_source >= static_cast<int>(n)))
+      throw ConfigError(where + ": source index out of range");
+    if (!std::isfinite(d.strength)) throw ConfigError(where + ".strength must be finite");
+  }
+  if (noise != "const" && noise != "none")
+    throw ConfigError("recipe.noise: expected const or none, got '" + noise + "'");
+  if (mean_w_samples < 1) throw ConfigError("recipe.mean_w_samples must be >= 1");
+}
+
+json Recipe::to_json() const {
+  json j = {{"format", kRecipeFormat}, {"version", kRecipeFormatVersion}};
+  j["model"] = {{"name", model_name}, {"hash", model_hash}};
+  json src = json::array();
+  for (const auto& s : sources) {
+    json e = {{"prompt", s.prompt}, {"seed", s.seed}, {"psi", s.psi}};
+    if (s.latent) {
+      e["latent"] = tensor_to_json(s.latent->w);
+      e["latent"]["space"] = s.latent->plus ? "w+" : "w";
+    }
+    src.push_back(e);
+  }
+  j["sources"] = src;
+  j["blend"] = blend_mode_name(blend);
+  if (!w_weights.empty()) j["w"] = w_weights;
+  if (!t_weights.empty()) j["t"] = t_weights;
+  if (!layers.empty()) {
+    json a = json::array();
+    for (const auto& l : layers) {
+      json e = {{"layers", l.layers}};
+      if (!l.w.empty()) e["w"] = l.w;
+      if (!l.t.empty()) e["t"] = l.t;
+      a.push_back(e);
+    }
+    j["layers"] = a;
+  }
+  if (!directions.empty()) {
+    json a = json::array();
+    for (const auto& d : directions) {
+      json e = {{"strength", d.strength}, {"layers", d.layers}};
+      if (d.from_source >= 0) {
+        e["from_source"] = d.from_source;
+        e["to_source"] = d.to_source;
+      } else {
+        e["from"] = d.from;
+        e["to"] = d.to;
+      }
+      a.push_back(e);
+    }
+    j["directions"] = a;
+  }
+  j["upsample"] = upsample;
+  if (upsample_seed) j["upsample_seed"] = *upsample_seed;
+  j["noise"] = noise;
+  j["mean_w_samples"] = mean_w_samples;
+  return j;
+}
+
+Recipe Recipe::from_json(const json& j) {
+  const std::string R = "recipe";
+  check_keys(j, {"format", "version", "model", "sources", "blend", "w", "t", "layers", "directions", "upsample",
+                 "upsample_seed", "noise", "mean_w_samples"},
+             R);
+  if (field<std::string>(j, "format", kRecipeFormat, R) != kRecipeFormat)
+    throw ConfigError("recipe.format: expected \"" + std::string(kRecipeFormat) + "\"");
+  if (field<int>(j, "version", 1, R) > kRecipeFormatVersion)
+    throw ConfigError("recipe.version: written by a newer gigagan (this build reads version " +
+                      std::to_string(kRecipeFormatVersion) + ")");
+  Recipe r;
+  if (j.contains("model")) {
+    check_keys(j["model"], {"name", "hash"}, R + ".model");
+    r.model_name = field<std::string>(j["model"], "name", "", R + ".model");
+    r.model_hash = field<std::string>(j["model"], "hash", "", R + ".model");
+  }
+  if (!j.contains("sources") || !j["sources"].is_array())
+    throw ConfigError("recipe.sources: expected a list of {prompt, seed, psi}");
+  for (size_t i = 0; i < j["sources"].size(); ++i) {
+    const std::string where = R + ".sources[" + std::to_string(i) + "]";
+    const json& e = j["sources"][i];
+    check_keys(e, {"prompt", "seed", "psi", "latent"}, where);
+    Source s;
+    s.prompt = field<std::string>(e, "prompt", "", where);
+    s.seed = field<uint64_t>(e, "seed", 0, where);
+    s.psi = field<double>(e, "psi", 1.0, where);
+    if (e.contains("latent")) {
+      const std::string space = field<std::string>(e["latent"], "space", "w", where + ".latent");
+      if (space != "w" && space != "w+")
+        throw ConfigError(where + ".latent.space: expected w or w+, got '" + space + "'");
+      s.latent = Latent{space == "w+", tensor_from_json(e["latent"], where + ".latent")};
+    }
+    r.sources.push_back(std::move(s));
+  }
+  r.blend = parse_blend_mode(field<std::string>(j, "blend", "lerp", R));
+  if (j.contains("w")) r.w_weights = weights_from_json(j["w"], R + ".w");
+  if (j.contains("t")) r.t_weights = weights_from_json(j["t"], R + ".t");
+  if (j.contains("layers")) {
+    if (!j["layers"].is_array()) throw ConfigError("recipe.layers: expected a list");
+    for (size_t k = 0; k < j["layers"].size(); ++k) {
+      const std::string where = R + ".layers[" + std::to_string(k) + "]";
+      const json& e = j["layers"][k];
+      check_keys(e, {"layers", "w", "t"}, where);
+      LayerBlend l;
+      l.layers = field<std::string>(e, "layers", "", where);
+      if (e.contains("w")) l.w = weights_from_json(e["w"], where + ".w");
+      if (e.contains("t")) l.t = weights_from_json(e["t"], where + ".t");
+      r.layers.push_back(std::move(l));
+    }
+  }
+  if (j.contains("directions")) {
+    if (!j["directions"].is_array()) throw ConfigError("recipe.directions: expected a list");
+    for (size_t k = 0; k < j["directions"].size(); ++k) {
+      const std::string where = R + ".directions[" + std::to_string(k) + "]";
+      const json& e = j["directions"][k];
+      check_keys(e, {"from", "to", "from_source", "to_source", "strength", "layers"}, where);
+      Direction d;
+      d.from = field<std::string>(e, "from", "", where);
+      d.to = field<std::string>(e, "to", "", where);
+      d.from_source = field<int>(e, "from_source", -1, where);
+      d.to_source = field<int>(e, "to_source", -1, where);
+      d.strength = field<double>(e, "strength", 1.0, where);
+      d.layers = field<std::string>(e, "layers", "all", where);
+      r.directions.push_back(std::move(d));
+    }
+  }
+  r.upsample = field<bool>(j, "upsample", false, R);
+  if (j.contains("upsample_seed")) r.upsample_seed = field<uint64_t>(j, "upsample_seed", 0, R);
+  r.noise = field<std::string>(j, "noise", "const", R);
+  r.mean_w_samples = field<int>(j, "mean_w_samples", 4096, R);
+  // Pad one-hot shorthands to the number of sources.
+  const size_t n = r.sources.size();
+  auto pad = [&](std::vector<double>& w) {
+    if (!w.empty() && w.size() < n) w = padded(w, n);
+  };
+  pad(r.w_weights);
+  pad(r.t_weights);
+  for (auto& l : r.layers) {
+    pad(l.w);
+    pad(l.t);
+  }
+  r.validate();
+  return r;
+}
+
+Recipe Recipe::parse(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ConfigError("recipe '" + source + "' is not valid JSON: " + e.what());
+  }
+  try {
+    return from_json(j);
+  } catch (const ConfigError& e) {
+    throw ConfigError("recipe '" + source + "': " + e.what());
+  }
+}
+
+json RecipeGrid::to_json() const {
+  if (cells.size() == 1) return cells[0].to_json();
+  json a = json::array();
+  for (const auto& c : cells) a.push_back(c.to_json());
+  return {{"format", kRecipeFormat}, {"version", kRecipeFormatVersion}, {"grid", {{"columns", columns}, {"cells", a}}}};
+}
+
+RecipeGrid RecipeGrid::from_json(const json& j) {
+  RecipeGrid g;
+  if (j.is_object() && j.contains("grid")) {
+    check_keys(j, {"format", "version", "grid"}, "recipe");
+    check_keys(j["grid"], {"columns", "cells"}, "recipe.grid");
+    g.columns = field<int>(j["grid"], "columns", 1, "recipe.grid");
+    if (g.columns < 1) throw ConfigError("recipe.grid.columns must be >= 1");
+    if (!j["grid"].contains("cells") || !j["grid"]["cells"].is_array() || j["grid"]["cells"].empty())
+      throw ConfigError("recipe.grid.cells: expected a non-empty list of recipes");
+    for (const auto& c : j["grid"]["cells"]) g.cells.push_back(Recipe::from_json(c));
+  } else {
+    g.cells.push_back(Recipe::from_json(j));
+  }
+  return g;
+}
+
+RecipeGrid RecipeGrid::parse(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ConfigError("recipe '" + source + "' is not valid JSON: " + e.what());
+  }
+  try {
+    return from_json(j);
+  } catch (const ConfigError& e) {
+    throw ConfigError("recipe '" + source + "': " + e.what());
+  }
+}
+
+}  // namespace gg
