@@ -197,6 +197,12 @@ std::vector<DiscriminatorPrediction> DiscriminatorImpl::forward(
 std::vector<DiscriminatorPrediction> DiscriminatorImpl::forward_with_text(
     const std::vector<torch::Tensor>& pyramid, const torch::Tensor& t_d) {
   // pyramid[i]: [N, 3, R/2^i, R/2^i], t_D: [N, text_dim] -> predictions D_ij, each [N, 1, r_j, r_j]
+  return forward_with_texts(pyramid, {t_d})[0];
+}
+
+std::vector<std::vector<DiscriminatorPrediction>> DiscriminatorImpl::forward_with_texts(
+    const std::vector<torch::Tensor>& pyramid, const std::vector<torch::Tensor>& t_ds) {
+  // pyramid[i]: [N, 3, R/2^i, R/2^i], t_ds: T x [N, text_dim] -> T x predictions D_ij
   if (static_cast<int>(pyramid.size()) != config.levels)
     throw ShapeError("Discriminator: expected a pyramid of " + std::to_string(config.levels) +
                      " levels, got " + std::to_string(pyramid.size()));
@@ -206,15 +212,20 @@ std::vector<DiscriminatorPrediction> DiscriminatorImpl::forward_with_text(
     const std::string what = "Discriminator pyramid[" + std::to_string(i) + "]";
     check_shape(pyramid[i], {n, 3, r, r}, what.c_str());
   }
-  check_shape(t_d, {n, config.text_dim}, "Discriminator t_D");
+  if (t_ds.empty()) throw ShapeError("Discriminator: no text embedding t_D given");
+  for (const auto& t_d : t_ds) check_shape(t_d, {n, config.text_dim}, "Discriminator t_D");
+  const int64_t texts = static_cast<int64_t>(t_ds.size());
+  const torch::Tensor t_all = texts == 1 ? t_ds[0] : torch::cat(t_ds);  // text-major: rows [t*N, (t+1)*N)
 
   // Every level's stream goes through the same layers, so the streams that are
   // active at layer k (levels i <= k) run as one batch, stream-major: rows
   // [s*N, (s+1)*N) belong to level i = s. This is the same function as running
   // phi_{i->j} per level (attention and convs are per sample) with larger GEMMs.
+  // phi does not depend on the text: it runs once, and only the psi heads
+  // run per text (the matching-aware loss costs heads, not a second phi).
   const int L = num_layers();
-  std::vector<DiscriminatorPrediction> out;
-  out.reserve(num_predictions());
+  std::vector<std::vector<DiscriminatorPrediction>> out(static_cast<size_t>(texts));
+  for (auto& o : out) o.reserve(num_predictions());
   torch::Tensor h;
   for (int k = 0; k < L; ++k) {
     if (k < config.levels) {
@@ -229,17 +240,22 @@ std::vector<DiscriminatorPrediction> DiscriminatorImpl::forward_with_text(
     }
     const int j = k + 1;
     const int64_t streams = h.size(0) / n;
-    const auto t_rep = t_d.repeat({streams, 1});
-    const auto logits = psi[j - 1]->as<DiscriminatorHeadImpl>()->forward(h, t_rep) +
-                        exit_conv[j - 1]->as<Conv2dLayerImpl>()->forward(h);
+    // Rows text-major, then stream-major: [(t*streams + s)*N, ...).
+    const auto h_rep = texts == 1 ? h : h.repeat({texts, 1, 1, 1});
+    const auto t_rep = t_all.view({texts, 1, n, -1}).expand({texts, streams, n, t_all.size(1)})
+                           .reshape({texts * streams * n, t_all.size(1)});
+    const auto skip = exit_conv[j - 1]->as<Conv2dLayerImpl>()->forward(h);  // text independent
+    const auto logits = psi[j - 1]->as<DiscriminatorHeadImpl>()->forward(h_rep, t_rep) +
+                        (texts == 1 ? skip : skip.repeat({texts, 1, 1, 1}));
     const auto parts = logits.split(n, 0);
-    for (int64_t s = 0; s < streams; ++s)
-      out.push_back({static_cast<int>(s), j, parts[s]});
+    for (int64_t t = 0; t < texts; ++t)
+      for (int64_t s = 0; s < streams; ++s)
+        out[static_cast<size_t>(t)].push_back({static_cast<int>(s), j, parts[t * streams + s]});
   }
-  std::sort(out.begin(), out.end(), [](const DiscriminatorPrediction& a,
-                                       const DiscriminatorPrediction& b) {
-    return a.i != b.i ? a.i < b.i : a.j < b.j;
-  });
+  for (auto& o : out)
+    std::sort(o.begin(), o.end(), [](const DiscriminatorPrediction& a, const DiscriminatorPrediction& b) {
+      return a.i != b.i ? a.i < b.i : a.j < b.j;
+    });
   return out;
 }
 

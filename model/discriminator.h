@@ -66,6 +66,12 @@ struct DiscriminatorImpl : torch::nn::Module {
   // -> one prediction for every pair 0 <= i < levels, i < j <= num_layers(), sorted by (i, j).
   std::vector<DiscriminatorPrediction> forward_with_text(const std::vector<torch::Tensor>& pyramid,
                                                          const torch::Tensor& t_d);
+  // The same for several texts at once (t_ds: T x [N, text_dim]) -> T lists of
+  // predictions. phi runs once; only the text-modulated psi heads run per text,
+  // so pairing the images with a second caption (matching-aware loss) costs
+  // the heads only. forward_with_texts(p, {a, b})[1] == forward_with_text(p, b).
+  std::vector<std::vector<DiscriminatorPrediction>> forward_with_texts(const std::vector<torch::Tensor>& pyramid,
+                                                                       const std::vector<torch::Tensor>& t_ds);
   // Same, computing t_D from the frozen CLIP tokens first.
   std::vector<DiscriminatorPrediction> forward(const std::vector<torch::Tensor>& pyramid,
                                                const torch::Tensor& clip_tokens,

@@ -58,15 +58,18 @@ void ModelConfig::validate() const {
        "upsampler_discriminator.context_length", "clip.text_config.max_position_embeddings");
 }
 
-ModelConfig ModelConfig::load(const std::string& path) {
+json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot open config file '" + path + "'");
-  json j;
   try {
-    j = json::parse(in);
+    return json::parse(in);
   } catch (const json::parse_error& e) {
     throw ConfigError("config file '" + path + "' is not valid JSON: " + e.what());
   }
+}
+
+ModelConfig ModelConfig::load(const std::string& path) {
+  json j = read_json_file(path);
   try {
     ModelConfig c = j.get<ModelConfig>();
     c.validate();

@@ -24,6 +24,9 @@ struct ModelConfig {
   // Reads and validates a preset; errors name the file and the field.
   static ModelConfig load(const std::string& path);
 };
+// Parses a JSON file; ConfigError names the file when it cannot be read or parsed.
+json read_json_file(const std::string& path);
+
 GG_CONFIG_JSON(ModelConfig, name, clip, generator, discriminator, vision_aided, upsampler,
                upsampler_discriminator)
 

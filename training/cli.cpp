@@ -120,7 +120,9 @@ std::string resolve_config_path(const std::string& s) {
 
 namespace {
 
-std::vector<Command> commands() { return {info_command(), bench_command(), data_command()}; }
+std::vector<Command> commands() {
+  return {info_command(), bench_command(), data_command(), train_command(), train_clip_command()};
+}
 
 void print_usage(std::ostream& out) {
   out << "usage: gigagan <command> [options]   (gigagan <command> --help for its options)\n\ncommands:\n";

@@ -55,6 +55,10 @@ struct Command {
 Command info_command();
 Command bench_command();
 Command data_command();
+Command train_command();
+Command train_clip_command();
+// `gigagan bench --train`: times full training steps (training/cli_train.cpp).
+int train_bench(const Args& args, std::ostream& out);
 
 // Entry point: returns the process exit code (0 ok, 1 error, 2 usage).
 int main(int argc, char** argv);

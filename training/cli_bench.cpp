@@ -75,11 +75,13 @@ Command bench_command() {
       {"iters", "N", "timed iterations per measurement (median reported)", "10"},
       {"warmup", "N", "untimed iterations first", "2"},
       {"reference-gflops", "X", "FLOP rate for the 'x floor' column", "140"},
+      {"train", "", "time full training steps (G and D, all losses) instead of generation", ""},
       {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
       device_option(),
       threads_option(),
   };
   c.run = [](const Args& args, std::ostream& out) {
+    if (args.flag("train")) return train_bench(args, out);
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
     set_adaconv_impl(parse_adaconv_impl(args.get("adaconv")));

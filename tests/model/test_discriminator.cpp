@@ -238,6 +238,29 @@ class TestDiscriminator : public QObject {
     }
   }
 
+  // Several texts in one pass (phi once, heads per text) == one pass per text.
+  void severalTextsMatchOnePassEach() {
+    const auto c = tiny_config(16, 3);
+    Discriminator d(c);
+    const auto pyr = random_pyramid(c, 3);
+    const auto t1 = torch::randn({3, c.text_dim});
+    const auto t2 = torch::randn({3, c.text_dim});
+    torch::NoGradGuard ng;
+    const auto both = d->forward_with_texts(pyr, {t1, t2});
+    QCOMPARE(both.size(), size_t(2));
+    const auto a = d->forward_with_text(pyr, t1);
+    const auto b = d->forward_with_text(pyr, t2);
+    QCOMPARE(both[0].size(), a.size());
+    QCOMPARE(both[1].size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      QCOMPARE(both[0][k].i, a[k].i);
+      QCOMPARE(both[1][k].j, b[k].j);
+      QVERIFY(test::max_abs_diff(both[0][k].logits, a[k].logits) < 1e-5);
+      QVERIFY(test::max_abs_diff(both[1][k].logits, b[k].logits) < 1e-5);
+    }
+    QVERIFY(test::max_abs_diff(both[0][0].logits, both[1][0].logits) > 1e-5);
+  }
+
   // Demodulated modulated conv equals the naive per-sample kernel formulation.
   void modulatedConvMatchesNaive() {
     TextModulatedConv2d m(5, 4, 3, 6, true, Activation::LReLU);

@@ -1,0 +1,432 @@
+// `gigagan train` and `gigagan train-clip`: the trainers of training/ behind
+// the command line, with Contract-2 progress (`--progress json`: one JSON
+// object per line on stdout), control words on stdin (pause, resume, stop)
+// and SIGINT/SIGTERM as "stop" (a checkpoint is written, then exit 0).
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include "clip_trainer.h"
+#include "gan_trainer.h"
+#include "model_io.h"
+#include "cli.h"
+#include "model_config.h"
+#include "runtime.h"
+
+namespace gg::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+RunControl* g_control = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (g_control) g_control->stop();
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl+C kills at once
+}
+
+// Signals and stdin words drive `control` while a run is active.
+class ControlSession {
+ public:
+  explicit ControlSession(RunControl& control, bool read_stdin) {
+    g_control = &control;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    if (read_stdin) {
+      // Detached: a blocking read cannot be interrupted portably; it ends with the process.
+      std::thread([&control] {
+        for (std::string line; std::getline(std::cin, line);) {
+          while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+          if (line == "pause") control.pause();
+          else if (line == "resume") control.resume();
+          else if (line == "stop") { control.stop(); control.resume(); }
+        }
+      }).detach();
+    }
+  }
+  ~ControlSession() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    g_control = nullptr;
+  }
+};
+
+// Prints events as JSON lines or as readable text.
+ProgressCallback make_printer(const std::string& mode, std::ostream& out) {
+  if (mode == "json")
+    return [&out](const json& e) { out << e.dump() << std::endl; };
+  if (mode != "text") throw UsageError("--progress must be text or json, got '" + mode + "'");
+  return [&out](const json& e) {
+    const std::string ev = e.value("event", "");
+    if (ev == "step") {
+      out << "images " << std::setw(9) << e["images"].get<int64_t>() << "  " << std::fixed << std::setprecision(1)
+          << e["images_per_s"].get<double>() << " img/s  eta " << std::setprecision(0) << e["eta_s"].get<double>()
+          << " s  lr " << std::scientific << std::setprecision(2) << e["lr"].get<double>() << std::defaultfloat;
+      for (const auto& [k, v] : e["losses"].items()) out << "  " << k << " " << std::setprecision(4) << v.get<double>();
+      out << std::endl;
+    } else if (ev == "checkpoint") {
+      out << "checkpoint " << e["path"].get<std::string>() << std::endl;
+    } else if (ev == "sample") {
+      out << "samples " << e["path"].get<std::string>() << std::endl;
+    } else if (ev == "eval") {
+      out << "eval " << e["metrics"].dump() << std::endl;
+    } else if (ev == "warning" || ev == "error") {
+      out << ev << ": " << e["message"].get<std::string>() << std::endl;
+    } else if (ev == "start" || ev == "done" || ev == "paused" || ev == "resumed") {
+      out << e.dump() << std::endl;
+    }
+  };
+}
+
+std::vector<Option> loop_options() {
+  return {
+      {"out", "RUN", "run folder: checkpoints/, samples/, stats.jsonl (required)", ""},
+      {"images", "N", "train until this many images have been seen in total", ""},
+      {"resume", "", "continue from the newest checkpoint in --out (the default when it has one)", ""},
+      {"restart", "", "ignore checkpoints already in --out and start over", ""},
+      {"checkpoint-every", "N", "checkpoint every N images", ""},
+      {"sample-every", "N", "sample grid / metrics every N images (default: at checkpoints)", "0"},
+      {"keep", "K", "keep the newest K checkpoints", "3"},
+      {"tick", "N", "a progress line every N images (0: every step)", "0"},
+      {"progress", "MODE", "text, or json (one Contract-2 object per line; control words on stdin)", "text"},
+      {"nan-rollbacks", "N", "on a NaN/Inf loss, roll back to the last checkpoint with half the lr, N times", "0"},
+      device_option(),
+      threads_option(),
+  };
+}
+
+LoopOptions parse_loop(const Args& args, int64_t default_images, int64_t default_checkpoint) {
+  LoopOptions loop;
+  loop.images = args.has("images") ? std::stoll(args.get("images")) : default_images;
+  loop.checkpoint_images = args.has("checkpoint-every") ? std::stoll(args.get("checkpoint-every")) : default_checkpoint;
+  loop.sample_images = std::stoll(args.get("sample-every"));
+  loop.keep_checkpoints = args.get_int("keep");
+  loop.tick_images = std::stoll(args.get("tick"));
+  if (loop.images <= 0) throw UsageError("--images must be positive");
+  if (loop.checkpoint_images < 0 || loop.sample_images < 0 || loop.tick_images < 0)
+    throw UsageError("--checkpoint-every, --sample-every and --tick must be >= 0");
+  return loop;
+}
+
+std::shared_ptr<const Dataset> open_split(const std::string& path, int resolution, const std::string& split,
+                                          bool required, int hr_resolution = 0) {
+  DatasetOptions o;
+  o.resolution = resolution;
+  o.hr_resolution = hr_resolution;
+  o.split = split;
+  o.verify = required;
+  try {
+    return std::make_shared<const Dataset>(path, o);
+  } catch (const DatasetError&) {
+    if (required) throw;
+    return nullptr;  // no validation split: metrics are skipped
+  }
+}
+
+// Resume (or not), run the loop, print start/done; returns the exit code.
+int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, const Args& args,
+          const json& start_extra, std::ostream& out) {
+  const std::string progress_mode = args.get("progress");
+  ProgressCallback print = make_printer(progress_mode, out);
+  std::string resumed;
+  if (!args.flag("restart")) resumed = resume_latest(trainer, run);
+  else if (!run.checkpoints().empty())
+    throw UsageError("--restart: '" + run.root().string() + "' already has checkpoints; use another --out "
+                     "(nothing is deleted)");
+  json start = {{"event", "start"},        {"run_dir", run.root().string()}, {"mode", trainer.mode()},
+                {"images_target", loop.images}, {"images", trainer.images},   {"resumed", !resumed.empty()}};
+  for (const auto& [k, v] : start_extra.items()) start[k] = v;
+  if (!resumed.empty()) start["checkpoint"] = resumed;
+  print(start);
+  RunControl control;
+  ControlSession session(control, progress_mode == "json");
+  LoopResult r = run_training(trainer, run, loop, control, print, args.get_int("nan-rollbacks"));
+  if (r.reason == "non-finite") return 1;
+  print({{"event", "done"}, {"images", r.images}, {"reason", r.reason}, {"checkpoint", r.checkpoint}});
+  return 0;
+}
+
+}  // namespace
+
+Command train_clip_command() {
+  Command c;
+  c.name = "train-clip";
+  c.summary = "Train a CLIP (text + image towers, contrastive) on a captioned dataset: the frozen encoder, or "
+              "with another seed and size the evaluator.";
+  c.options = {
+      {"data", "DIR", "dataset folder or manifest (required)", ""},
+      {"config", "NAME", "model preset or JSON whose `clip` is trained, or a JSON of a CLIP config alone", "emoji64"},
+      {"tokenizer", "DIR", "use this tokenizer (vocab.json + merges.txt) instead of training one on the captions", ""},
+      {"batch", "N", "images per step", "128"},
+      {"lr", "F", "peak learning rate (AdamW)", "5e-4"},
+      {"warmup", "N", "warm-up images", "5000"},
+      {"seed", "N", "seed of the weights, the sampler and augmentation", "0"},
+      {"augment", "POLICY", "DiffAugment policy on images (\"\" for none)", "translation"},
+  };
+  for (auto& o : loop_options()) c.options.push_back(o);
+  c.run = [](const Args& args, std::ostream& out) {
+    if (!args.has("data")) throw UsageError("gigagan train-clip: --data DIR is required");
+    if (!args.has("out")) throw UsageError("gigagan train-clip: --out RUN is required");
+    init_runtime(args.get_int("threads"));
+    const torch::Device device = parse_device(args.get("device"));
+    const std::string config_path = resolve_config_path(args.get("config"));
+    json j = read_json_file(config_path);
+    ClipConfig clip = j.contains("clip") ? j.at("clip").get<ClipConfig>() : j.get<ClipConfig>();
+    clip.validate();
+    ClipTrainOptions o;
+    o.batch = args.get_int("batch");
+    o.lr = args.get_double("lr");
+    o.warmup_images = std::stoll(args.get("warmup"));
+    o.seed = std::stoull(args.get("seed"));
+    o.augment = args.get("augment");
+    LoopOptions loop = parse_loop(args, 200000, 20000);
+    o.images = loop.images;
+    o.validate();
+    RunFolder run(args.get("out"));
+    auto train = open_split(args.get("data"), clip.vision_config.image_size, "train", true);
+    auto val = open_split(args.get("data"), clip.vision_config.image_size, "val", false);
+    ClipTrainer trainer(clip, o, train, val, run, args.get("tokenizer"), device);
+    return drive(trainer, run, loop, args, {{"config", config_path}, {"train_size", train->size()}}, out);
+  };
+  return c;
+}
+
+}  // namespace gg::cli
+
+namespace gg::cli {
+
+namespace {
+
+struct FrozenClip {
+  ClipModel model{nullptr};
+  std::string tokenizer_folder;
+  std::string clip_file;
+};
+
+// --clip: a train-clip run folder (clip.safetensors + tokenizer/), a model
+// package (package.json), a clip .safetensors with tokenizer/ beside it, or
+// "random" (an untrained CLIP with a BPE vocabulary learned on the captions:
+// for tests and smoke runs; kept in the run folder so a resume uses the same).
+FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, const RunFolder& run,
+                            const Dataset& train, torch::Device device) {
+  FrozenClip f;
+  fs::path p(spec);
+  if (spec == "random") {
+    f.clip_file = (run.root() / "clip.safetensors").string();
+    f.tokenizer_folder = (run.root() / "tokenizer").string();
+    if (!fs::exists(f.tokenizer_folder + "/vocab.json")) train_clip_tokenizer(train, config.clip, f.tokenizer_folder);
+    if (!fs::exists(f.clip_file)) {
+      torch::manual_seed(1);
+      ClipModel clip(config.clip);
+      save_network(f.clip_file, "clip", config.clip, clip);
+    }
+  } else if (fs::is_directory(p) && fs::exists(p / "package.json")) {
+    json j = read_json_file((p / "package.json").string());
+    f.clip_file = (p / j.value("clip", "clip.safetensors")).string();
+    f.tokenizer_folder = (p / j.value("tokenizer", "tokenizer")).string();
+  } else if (fs::is_directory(p)) {
+    f.clip_file = (p / "clip.safetensors").string();
+    f.tokenizer_folder = (p / "tokenizer").string();
+  } else {
+    f.clip_file = spec;
+    f.tokenizer_folder = (p.parent_path() / "tokenizer").string();
+  }
+  if (!fs::exists(f.clip_file))
+    throw ConfigError("--clip '" + spec + "': no CLIP weights at '" + f.clip_file +
+                      "' (train one with `gigagan train-clip`, or pass a model package)");
+  ClipConfig cc;
+  f.model = load_network<ClipConfig, ClipModel>(f.clip_file, "clip", device, &cc);
+  const auto& g = config.generator;
+  if (cc.text_config.hidden_size != g.text_input_dim || cc.text_config.max_position_embeddings != g.context_length)
+    throw ConfigError("--clip '" + spec + "': its text tower has width " + std::to_string(cc.text_config.hidden_size) +
+                      " and context " + std::to_string(cc.text_config.max_position_embeddings) +
+                      ", the generator expects " + std::to_string(g.text_input_dim) + " and " +
+                      std::to_string(g.context_length));
+  return f;
+}
+
+}  // namespace
+
+Command train_command() {
+  Command c;
+  c.name = "train";
+  c.summary = "Train the GigaGAN base generator (full objective) on a captioned dataset, resumably.";
+  c.options = {
+      {"data", "DIR", "dataset folder or manifest (required)", ""},
+      {"config", "NAME", "model preset (tiny, emoji64, paper) or JSON file", "emoji64"},
+      {"clip", "SPEC", "frozen CLIP: train-clip run folder, model package, clip .safetensors, or random", ""},
+      {"init", "FILE", "start G from this package or generator/checkpoint file (fine-tuning)", ""},
+      {"batch", "N", "images per step (all ranks)", "32"},
+      {"micro-batch", "N", "images per forward/backward (gradient accumulation); 0: whole batch", "0"},
+      {"lr", "F", "learning rate of G and D (Adam, betas 0, 0.99)", "2e-3"},
+      {"r1-gamma", "F", "R1 weight (lazy, every 16 steps)", "0.05"},
+      {"match-weight", "F", "matching-aware loss weight (G and D)", "1"},
+      {"clip-weight", "F", "CLIP contrastive loss weight (G)", "0.2"},
+      {"vision-weight", "F", "vision-aided loss weight (0: off)", "0.5"},
+      {"ema", "N", "G EMA half-life in images", "10000"},
+      {"augment", "POLICY", "DiffAugment policy (color,translation,cutout; \"\" for none)", "translation,cutout"},
+      {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
+      {"inject-nan-at-step", "N", "testing aid: make the G loss NaN at this step", "-1"},
+  };
+  for (auto& o : loop_options()) c.options.push_back(o);
+  c.run = [](const Args& args, std::ostream& out) {
+    if (!args.has("data")) throw UsageError("gigagan train: --data DIR is required");
+    if (!args.has("out")) throw UsageError("gigagan train: --out RUN is required");
+    if (!args.has("clip"))
+      throw UsageError("gigagan train: --clip is required (a train-clip run, a model package, or random)");
+    init_runtime(args.get_int("threads"));
+    const torch::Device device = parse_device(args.get("device"));
+    const std::string config_path = resolve_config_path(args.get("config"));
+    ModelConfig config = ModelConfig::load(config_path);
+    GanTrainOptions o;
+    o.batch = args.get_int("batch");
+    o.micro_batch = args.get_int("micro-batch");
+    o.lr_g = o.lr_d = args.get_double("lr");
+    o.r1_gamma = args.get_double("r1-gamma");
+    o.match_weight = args.get_double("match-weight");
+    o.clip_weight = args.get_double("clip-weight");
+    o.vision_weight = args.get_double("vision-weight");
+    o.ema_half_life_images = args.get_double("ema");
+    o.augment = args.get("augment");
+    o.seed = std::stoull(args.get("seed"));
+    o.inject_nan_at_step = std::stoll(args.get("inject-nan-at-step"));
+    o.validate();
+    LoopOptions loop = parse_loop(args, 1000000, 50000);
+    RunFolder run(args.get("out"));
+    auto train = open_split(args.get("data"), config.generator.resolution, "train", true);
+    FrozenClip clip = open_frozen_clip(args.get("clip"), config, run, *train, device);
+    auto tokenizer = std::make_shared<Tokenizer>(load_clip_tokenizer(clip.tokenizer_folder, config.clip));
+    GanTrainer trainer(config, o, train, clip.model, tokenizer, device);
+    trainer.set_package_sources(clip.tokenizer_folder, "GigaGAN " + config.name + " trained on " + args.get("data"));
+    if (args.has("init") && run.checkpoints().empty()) {
+      std::string file = args.get("init");
+      if (fs::is_directory(file)) file = (fs::path(file) / "generator.safetensors").string();
+      Checkpoint ck = load_checkpoint(file);
+      if (ck.kind == "generator") trainer.init_generator(ck.tensors, file);
+      else if (ck.kind == "train-state") trainer.init_generator(select_prefix(ck.tensors, "G_ema."), file);
+      else throw ConfigError("--init '" + file + "' holds a " + ck.kind + ", not a generator");
+    }
+    return drive(trainer, run, loop, args,
+                 {{"config", config_path}, {"train_size", train->size()}, {"clip", clip.clip_file}}, out);
+  };
+  return c;
+}
+
+}  // namespace gg::cli
+
+namespace gg::cli {
+
+namespace {
+
+// A synthetic captioned dataset (noise images, pseudo-word captions) so the
+// training benchmark needs no download; captions are varied enough for a BPE
+// vocabulary of a few thousand tokens.
+fs::path make_bench_dataset(int resolution, int count) {
+  fs::path dir = fs::temp_directory_path() / ("gigagan-bench-data-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto gen = at::detail::createCPUGenerator(7);
+  std::ofstream manifest(dir / "manifest.jsonl");
+  const char* letters = "abcdefghijklmnopqrstuvwxyz";
+  uint64_t state = 1;
+  auto next = [&state] { return state = splitmix64(state); };
+  for (int i = 0; i < count; ++i) {
+    auto img = (torch::rand({3, resolution, resolution}, gen) * 255).to(torch::kUInt8);
+    const std::string name = "img" + std::to_string(i) + ".png";
+    save_image_grid(img.unsqueeze(0).to(torch::kFloat) / 127.5 - 1, 1, dir / name);
+    // Words of 2-4 syllables from 100 consonant-vowel syllables: plenty of
+    // repeated pairs for the BPE trainer to merge.
+    std::string caption;
+    for (int w = 0; w < 10; ++w) {
+      if (w) caption += ' ';
+      const int syllables = 2 + static_cast<int>(next() % 3);
+      for (int k = 0; k < syllables; ++k) {
+        caption += letters[next() % 20];
+        caption += "aeiou"[next() % 5];
+      }
+    }
+    manifest << json({{"image", name}, {"caption", caption}}).dump() << "\n";
+  }
+  return dir;
+}
+
+}  // namespace
+
+int train_bench(const Args& args, std::ostream& out) {
+  init_runtime(args.get_int("threads"));
+  const torch::Device device = parse_device(args.get("device"));
+  std::vector<std::string> configs = args.get_all("config");
+  if (configs.empty()) configs = {"tiny", "emoji64"};
+  const int iters = std::max(1, args.get_int("iters")), warmup = std::max(0, args.get_int("warmup"));
+  const double ref = args.get_double("reference-gflops");
+  const std::string batches = args.has("batch") ? args.get("batch") : "16";
+  out << "runtime " << runtime_summary() << ", device " << device.str() << "\n";
+  out << "training step: G and D, all losses (MS-I/O, matching-aware, CLIP, vision-aided), lazy R1 every 16 "
+         "steps included pro rata\n";
+  for (const auto& name : configs) {
+    const ModelConfig config = ModelConfig::load(resolve_config_path(name));
+    const fs::path data = make_bench_dataset(config.generator.resolution, 3000);
+    RunFolder run(data / "run");
+    for (const std::string& bs : {batches}) {
+      for (size_t pos = 0; pos < bs.size();) {
+        size_t end = bs.find(',', pos);
+        if (end == std::string::npos) end = bs.size();
+        const int batch = std::stoi(bs.substr(pos, end - pos));
+        pos = end + 1;
+        DatasetOptions dopt;
+        dopt.resolution = config.generator.resolution;
+        auto train = std::make_shared<const Dataset>(data.string(), dopt);
+        if (!fs::exists(run.root() / "tokenizer" / "vocab.json"))
+          train_clip_tokenizer(*train, config.clip, (run.root() / "tokenizer").string());
+        auto tokenizer = std::make_shared<Tokenizer>(load_clip_tokenizer((run.root() / "tokenizer").string(), config.clip));
+        torch::manual_seed(1);
+        ClipModel clip(config.clip);
+        GanTrainOptions o;
+        o.batch = batch;
+        o.r1_interval = 16;
+        GanTrainer trainer(config, o, train, clip, tokenizer, device);
+        // R1 runs every 16 steps: time 16 steps per iteration so it counts pro rata.
+        for (int i = 0; i < warmup; ++i) trainer.step();
+        trainer.steps = 1;  // the timed window starts after an R1 step
+        trainer.enable_profile(true);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < iters * 16; ++i) {
+          trainer.step();
+          ++trainer.steps;
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto& prof = trainer.profile();
+        double flops = 0;
+        for (const auto& [k, v] : prof.flops) flops += v;
+        const double images = static_cast<double>(batch) * iters * 16;
+        out << "\n" << config.name << "  batch " << batch << "  " << iters * 16 << " steps: " << std::fixed
+            << std::setprecision(2) << images / secs << " images/s, " << std::setprecision(3)
+            << flops / images / 1e9 << " training GFLOP/image, " << std::setprecision(1) << flops / secs / 1e9
+            << " GFLOP/s = " << std::setprecision(0) << 100.0 * flops / secs / 1e9 / ref << "% of " << ref
+            << " GFLOP/s\n";
+        out << "  " << std::left << std::setw(26) << "phase" << std::right << std::setw(10) << "ms/step"
+            << std::setw(8) << "share" << std::setw(12) << "GFLOP/s" << "\n";
+        for (const auto& [phase, t] : prof.seconds) {
+          const double f = prof.flops.count(phase) ? prof.flops.at(phase) : 0;
+          out << "  " << std::left << std::setw(26) << phase << std::right << std::setprecision(1) << std::setw(10)
+              << 1e3 * t / prof.steps << std::setw(7) << std::setprecision(0) << 100 * t / secs << "%" << std::setw(12)
+              << std::setprecision(1);
+          if (f > 0) out << f / t / 1e9;
+          else out << "-";
+          out << "\n";
+        }
+        out.flush();
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(data, ec);
+  }
+  return 0;
+}
+
+}  // namespace gg::cli

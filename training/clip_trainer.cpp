@@ -1,0 +1,237 @@
+#include "clip_trainer.h"
+
+#include <cmath>
+
+#include "bpe_trainer.h"
+#include "errors.h"
+#include "model_io.h"
+
+namespace gg {
+
+namespace fs = std::filesystem;
+
+void ClipTrainOptions::validate() const {
+  config_require(batch >= 2, "ClipTrainOptions.batch", "must be at least 2 (contrastive loss), got " + std::to_string(batch));
+  config_require(lr > 0 && std::isfinite(lr), "ClipTrainOptions.lr", "must be positive");
+  config_require(weight_decay >= 0, "ClipTrainOptions.weight_decay", "must be >= 0");
+  config_require(warmup_images >= 0, "ClipTrainOptions.warmup_images", "must be >= 0");
+  config_require(lr_min_ratio >= 0 && lr_min_ratio <= 1, "ClipTrainOptions.lr_min_ratio", "must be in [0, 1]");
+  config_require(images > 0, "ClipTrainOptions.images", "must be positive");
+  AugmentPolicy::parse(augment);
+}
+
+Tokenizer load_clip_tokenizer(const std::string& folder, const ClipConfig& config) {
+  TokenizerOptions options;
+  options.context_length = config.text_config.max_position_embeddings;
+  options.pad_id = config.text_config.pad_token_id;
+  Tokenizer t = Tokenizer::from_folder(folder, options);
+  if (t.vocab_size() > config.text_config.vocab_size)
+    throw ConfigError("tokenizer '" + folder + "' has " + std::to_string(t.vocab_size()) +
+                      " tokens but the CLIP config's vocab_size is " + std::to_string(config.text_config.vocab_size));
+  return t;
+}
+
+void train_clip_tokenizer(const Dataset& dataset, const ClipConfig& config, const std::string& folder) {
+  BpeTrainerConfig bpe;
+  bpe.vocab_size = config.text_config.vocab_size;
+  bpe.min_frequency = 2;
+  BpeTrainer trainer(bpe);
+  for (int64_t i = 0; i < dataset.size(); ++i) trainer.add_text(dataset.entry(i).caption);
+  BpeVocabulary vocab = trainer.train();
+  // A vocabulary that ran out of pairs is smaller: its specials are the last two ids.
+  const int64_t bos = vocab.size() - 2, eos = vocab.size() - 1;
+  if (vocab.size() == config.text_config.vocab_size &&
+      (bos != config.text_config.bos_token_id || eos != config.text_config.eos_token_id))
+    throw ConfigError("the CLIP config's bos/eos ids (" + std::to_string(config.text_config.bos_token_id) + ", " +
+                      std::to_string(config.text_config.eos_token_id) + ") are not the vocabulary's last two ids (" +
+                      std::to_string(bos) + ", " + std::to_string(eos) + ")");
+  if (vocab.size() != config.text_config.vocab_size)
+    throw DatasetError("the captions of '" + dataset.report().root.string() + "' only support " +
+                       std::to_string(vocab.size()) + " BPE tokens, fewer than the CLIP config's vocab_size " +
+                       std::to_string(config.text_config.vocab_size) + "; use a config with a smaller vocabulary");
+  save_bpe_vocabulary(vocab, folder);
+}
+
+torch::Tensor clip_contrastive_loss(const torch::Tensor& image, const torch::Tensor& text,
+                                    const torch::Tensor& scale, const std::vector<std::string>& captions) {
+  const int64_t n = image.size(0);
+  auto logits = scale * torch::matmul(image, text.t());  // [N, N]: image i vs caption j
+  auto same = torch::zeros({n, n}, image.options());
+  {
+    auto acc = same.accessor<float, 2>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) acc[i][j] = captions[i] == captions[j] ? 1.f : 0.f;
+  }
+  auto targets = same / same.sum(1, true);  // symmetric pattern: the same for both directions
+  auto li = -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
+  auto lt = -(targets * torch::log_softmax(logits.t(), 1)).sum(1).mean();
+  return 0.5 * (li + lt);
+}
+
+ClipTrainer::ClipTrainer(const ClipConfig& config, const ClipTrainOptions& options,
+                         std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> val,
+                         const RunFolder& run, const std::string& tokenizer_folder, torch::Device device)
+    : config_(config),
+      options_(options),
+      train_(std::move(train)),
+      val_(std::move(val)),
+      tokenizer_dir_(run.root() / "tokenizer"),
+      device_(device),
+      augment_(AugmentPolicy::parse(options.augment)) {
+  config_.validate();
+  options_.validate();
+  if (!tokenizer_folder.empty()) {
+    if (fs::absolute(tokenizer_folder) != fs::absolute(tokenizer_dir_)) {
+      fs::create_directories(tokenizer_dir_);
+      for (const char* f : {"vocab.json", "merges.txt"})
+        fs::copy_file(fs::path(tokenizer_folder) / f, tokenizer_dir_ / f, fs::copy_options::overwrite_existing);
+    }
+  } else if (!fs::exists(tokenizer_dir_ / "vocab.json")) {
+    train_clip_tokenizer(*train_, config_, tokenizer_dir_.string());
+  }
+  tokenizer_ = std::make_unique<Tokenizer>(load_clip_tokenizer(tokenizer_dir_.string(), config_));
+
+  torch::manual_seed(options_.seed);
+  clip_ = ClipModel(config_);
+  clip_->to(device_);
+  clip_->train();
+  auto params = trainable_parameters(*clip_);
+  std::vector<std::string> decayed;
+  for (const auto& [name, p] : params)
+    if (p.dim() >= 2) decayed.push_back(name);
+  AdamOptions adam;
+  adam.lr = options_.lr;
+  adam.beta1 = 0.9;
+  adam.beta2 = 0.98;
+  adam.eps = 1e-6;
+  adam.weight_decay = options_.weight_decay;
+  adam_ = std::make_unique<Adam>(params, adam, decayed);
+  start_loader(0);
+}
+
+ClipTrainer::~ClipTrainer() {
+  if (loader_) loader_->stop();
+}
+
+void ClipTrainer::start_loader(int64_t position) {
+  if (loader_) loader_->stop();
+  LoaderOptions lo;
+  lo.batch_size = options_.batch;
+  lo.seed = options_.seed;
+  lo.position = position;
+  loader_ = std::make_unique<BatchLoader>(train_, lo);
+}
+
+torch::Tensor ClipTrainer::tokenize(const std::vector<std::string>& captions) const {
+  return tokenizer_->encode_batch(captions).ids.to(device_);
+}
+
+double ClipTrainer::learning_rate() const {
+  const double t = static_cast<double>(images);
+  double f;
+  if (options_.warmup_images > 0 && t < static_cast<double>(options_.warmup_images)) {
+    f = (t + options_.batch) / static_cast<double>(options_.warmup_images);
+  } else {
+    const double span = std::max<double>(1.0, static_cast<double>(options_.images - options_.warmup_images));
+    const double p = std::min(1.0, (t - static_cast<double>(options_.warmup_images)) / span);
+    f = options_.lr_min_ratio + (1 - options_.lr_min_ratio) * 0.5 * (1 + std::cos(M_PI * p));
+  }
+  return options_.lr * f * lr_scale_;
+}
+
+StepResult ClipTrainer::step() {
+  Batch batch = loader_->next();
+  torch::Tensor images = batch.images.to(device_);
+  if (augment_.any()) images = diff_augment(images, augment_);
+  torch::Tensor ids = tokenize(batch.captions);
+  auto img = clip_->encode_image(images);
+  auto txt = clip_->encode_text(ids);
+  auto scale = clip_->logit_scale.exp().clamp_max(100.0);
+  auto loss = clip_contrastive_loss(img, txt, scale, batch.captions);
+  StepResult r;
+  adam_->zero_grad();
+  loss.backward();
+  const double l = loss.item<double>();
+  if (!std::isfinite(l) || !adam_->grads_finite()) {
+    r.non_finite = std::isfinite(l) ? "clip gradient" : "clip";
+    adam_->zero_grad();
+    return r;
+  }
+  adam_->options.lr = learning_rate();
+  adam_->step();
+  {
+    torch::NoGradGuard ng;
+    clip_->logit_scale.clamp_(0.0, std::log(100.0));
+    auto hit = (torch::matmul(img, txt.t()).argmax(1) == torch::arange(img.size(0), img.options().dtype(torch::kLong)));
+    r.losses["accuracy"] = hit.to(torch::kFloat).mean().item<double>();
+  }
+  r.losses["clip"] = l;
+  r.losses["temperature"] = scale.item<double>();
+  return r;
+}
+
+Checkpoint ClipTrainer::state() const {
+  Checkpoint ck;
+  ck.kind = "train-state";
+  ck.config = {{"mode", "clip"}, {"clip", config_}, {"options", options_}};
+  add_prefix(ck.tensors, state_dict(*clip_), "clip.");
+  adam_->save(ck.tensors, "adam.");
+  add_prefix(ck.tensors, rng_state(""), "rng.");
+  ck.metadata["gigagan_train_state"] =
+      json({{"images", images}, {"steps", steps}, {"position", loader_->position()}, {"lr_scale", lr_scale_}}).dump();
+  return ck;
+}
+
+void ClipTrainer::load_state(const Checkpoint& ck, const std::string& source) {
+  if (ck.kind != "train-state" || ck.config.value("mode", "") != "clip")
+    throw CheckpointError("'" + source + "' is not a train-clip checkpoint (kind '" + ck.kind + "')");
+  if (json(ck.config.at("clip")) != json(config_))
+    throw CheckpointError("'" + source + "' was trained with another CLIP config; resume with the same --config");
+  load_state_dict_strict(*clip_, select_prefix(ck.tensors, "clip."), source);
+  adam_->load(ck.tensors, "adam.", source);
+  set_rng_state(select_prefix(ck.tensors, "rng."), "");
+  auto it = ck.metadata.find("gigagan_train_state");
+  if (it == ck.metadata.end()) throw CheckpointError("'" + source + "' has no training state");
+  json st = json::parse(it->second);
+  images = st.at("images").get<int64_t>();
+  steps = st.at("steps").get<int64_t>();
+  lr_scale_ = st.value("lr_scale", 1.0);
+  start_loader(st.at("position").get<int64_t>());
+}
+
+bool ClipTrainer::write_samples(const fs::path&) { return false; }
+
+json ClipTrainer::evaluate() {
+  if (!val_ || val_->size() < 2) return json::object();
+  torch::NoGradGuard ng;
+  clip_->eval();
+  const int64_t n = std::min<int64_t>(val_->size(), 512);
+  std::vector<torch::Tensor> imgs;
+  std::vector<std::string> caps;
+  for (int64_t i = 0; i < n; ++i) {
+    auto s = val_->load(i);
+    if (!s) continue;
+    imgs.push_back(s->image);
+    caps.push_back(s->caption);
+  }
+  std::vector<torch::Tensor> ie, te;
+  for (size_t b = 0; b < imgs.size(); b += 128) {
+    const size_t e = std::min(imgs.size(), b + 128);
+    ie.push_back(clip_->encode_image(torch::stack(std::vector<torch::Tensor>(imgs.begin() + b, imgs.begin() + e)).to(device_)));
+    te.push_back(clip_->encode_text(tokenize(std::vector<std::string>(caps.begin() + b, caps.begin() + e))));
+  }
+  clip_->train();
+  auto sim = torch::matmul(torch::cat(ie), torch::cat(te).t());
+  auto target = torch::arange(sim.size(0), torch::kLong);
+  const double i2t = (sim.argmax(1).cpu() == target).to(torch::kFloat).mean().item<double>();
+  const double t2i = (sim.argmax(0).cpu() == target).to(torch::kFloat).mean().item<double>();
+  return {{"val_image_to_text_top1", i2t}, {"val_text_to_image_top1", t2i}, {"val_size", sim.size(0)}};
+}
+
+std::string ClipTrainer::export_package(const RunFolder& run) {
+  const fs::path path = run.root() / "clip.safetensors";
+  save_network(path.string(), "clip", config_, clip_);
+  return path.string();
+}
+
+}  // namespace gg

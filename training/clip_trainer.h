@@ -1,0 +1,88 @@
+// `gigagan train-clip`: a CLIP (text + image towers) trained contrastively on
+// a captioned dataset, for machines where no pretrained CLIP exists (as this
+// one). Used as GigaGAN's frozen encoder, and, with another seed and size, as
+// the evaluator CLIP that only computes metrics.
+// Ref: Radford et al. 2021 (symmetric InfoNCE, learned temperature clamped at
+// 100); issue 3 "Objective and optimisation".
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "adam.h"
+#include "augment.h"
+#include "clip.h"
+#include "dataset.h"
+#include "run.h"
+#include "tokenizer.h"
+
+namespace gg {
+
+struct ClipTrainOptions {
+  int batch = 128;
+  double lr = 5e-4;
+  double weight_decay = 0.1;     // AdamW, on matrices only
+  int64_t warmup_images = 5000;  // linear warm-up, then cosine to lr_min_ratio * lr
+  double lr_min_ratio = 0.1;
+  int64_t images = 200000;       // the schedule's length (the loop's target)
+  uint64_t seed = 0;             // weights, sampler and augmentation
+  std::string augment = "translation";  // DiffAugment policy on the images ("" none)
+  void validate() const;
+};
+GG_CONFIG_JSON(ClipTrainOptions, batch, lr, weight_decay, warmup_images, lr_min_ratio, images, seed, augment)
+
+// Tokenizer for a CLIP config: context = max_position_embeddings, pad id from the config.
+Tokenizer load_clip_tokenizer(const std::string& folder, const ClipConfig& config);
+// Trains a BPE vocabulary of the config's vocab_size on the captions of `dataset`
+// and writes it to `folder` (vocab.json + merges.txt). Checks that its special
+// ids agree with the config's bos/eos.
+void train_clip_tokenizer(const Dataset& dataset, const ClipConfig& config, const std::string& folder);
+
+class ClipTrainer : public TrainerBase {
+ public:
+  // The run folder holds tokenizer/ (trained here unless `tokenizer_folder` is
+  // given, then copied), clip.safetensors (export) and checkpoints.
+  ClipTrainer(const ClipConfig& config, const ClipTrainOptions& options,
+              std::shared_ptr<const Dataset> train, std::shared_ptr<const Dataset> val,
+              const RunFolder& run, const std::string& tokenizer_folder = "",
+              torch::Device device = torch::kCPU);
+  ~ClipTrainer() override;
+
+  std::string mode() const override { return "clip"; }
+  int64_t batch_size() const override { return options_.batch; }
+  StepResult step() override;
+  Checkpoint state() const override;
+  void load_state(const Checkpoint& ck, const std::string& source) override;
+  bool write_samples(const std::filesystem::path& path) override;
+  json evaluate() override;
+  std::string export_package(const RunFolder& run) override;
+  double learning_rate() const override;
+  void scale_learning_rate(double factor) override { lr_scale_ *= factor; }
+
+  ClipModel& model() { return clip_; }
+
+ private:
+  void start_loader(int64_t position);
+  torch::Tensor tokenize(const std::vector<std::string>& captions) const;
+
+  ClipConfig config_;
+  ClipTrainOptions options_;
+  std::shared_ptr<const Dataset> train_, val_;
+  std::filesystem::path tokenizer_dir_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  torch::Device device_;
+  ClipModel clip_{nullptr};
+  std::unique_ptr<Adam> adam_;
+  std::unique_ptr<BatchLoader> loader_;
+  AugmentPolicy augment_;
+  double lr_scale_ = 1.0;
+};
+
+// Symmetric contrastive loss with soft targets: rows whose captions are equal
+// are all positives. image, text: [N, P] unit norm; scale: exp(logit_scale).
+torch::Tensor clip_contrastive_loss(const torch::Tensor& image, const torch::Tensor& text,
+                                    const torch::Tensor& scale, const std::vector<std::string>& captions);
+
+}  // namespace gg

@@ -1,0 +1,463 @@
+#include "gan_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "clip_trainer.h"
+#include "errors.h"
+#include "losses.h"
+#include "model_io.h"
+
+namespace gg {
+
+namespace fs = std::filesystem;
+
+void GanTrainOptions::validate() const {
+  config_require(batch >= 1, "GanTrainOptions.batch", "must be positive, got " + std::to_string(batch));
+  config_require(micro_batch >= 0, "GanTrainOptions.micro_batch", "must be >= 0 (0: the whole batch)");
+  config_require(lr_g > 0 && lr_d > 0, "GanTrainOptions.lr_g/lr_d", "must be positive");
+  config_require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "GanTrainOptions.beta1/beta2", "must be in [0, 1)");
+  config_require(r1_gamma >= 0, "GanTrainOptions.r1_gamma", "must be >= 0");
+  config_require(r1_interval >= 1, "GanTrainOptions.r1_interval", "must be >= 1");
+  config_require(match_weight >= 0 && clip_weight >= 0 && vision_weight >= 0, "GanTrainOptions weights",
+                 "match_weight, clip_weight and vision_weight must be >= 0");
+  config_require(ema_half_life_images >= 0 && ema_rampup >= 0, "GanTrainOptions.ema_half_life_images",
+                 "must be >= 0");
+  config_require(sample_prompts >= 1 && sample_seeds >= 1, "GanTrainOptions.sample_prompts", "must be >= 1");
+  AugmentPolicy::parse(augment);
+}
+
+// ---------------------------------------------------------------------------
+TextCache::TextCache(ClipModel clip, const Tokenizer& tokenizer, torch::Device device)
+    : clip_(std::move(clip)), tokenizer_(tokenizer), device_(device) {}
+
+TextCache::Features TextCache::get(const std::vector<std::string>& captions) {
+  std::vector<std::string> missing;
+  std::set<std::string> seen;
+  for (const auto& c : captions)
+    if (!cache_.count(c) && seen.insert(c).second) missing.push_back(c);
+  if (!missing.empty()) {
+    torch::NoGradGuard ng;
+    TokenBatch tb = tokenizer_.encode_batch(missing);
+    auto f = clip_->text_features(tb.ids.to(device_));
+    auto embed = clip_->encode_text(tb.ids.to(device_));
+    for (size_t i = 0; i < missing.size(); ++i)
+      cache_[missing[i]] = Entry{f.tokens[i], f.pooled[i], embed[i], tb.eot_index[i].item<int64_t>()};
+  }
+  std::vector<torch::Tensor> tokens, pooled, embed;
+  std::vector<int64_t> eot;
+  for (const auto& c : captions) {
+    const Entry& e = cache_.at(c);
+    tokens.push_back(e.tokens);
+    pooled.push_back(e.pooled);
+    embed.push_back(e.embed);
+    eot.push_back(e.eot);
+  }
+  return {torch::stack(tokens), torch::tensor(eot, torch::kInt64).to(device_), torch::stack(pooled),
+          torch::stack(embed)};
+}
+
+// ---------------------------------------------------------------------------
+namespace {
+
+std::vector<std::string> parameter_names_of(const torch::nn::Module& m, const std::vector<torch::Tensor>& subset,
+                                            const std::string& prefix) {
+  std::set<const void*> ids;
+  for (const auto& t : subset) ids.insert(t.unsafeGetTensorImpl());
+  std::vector<std::string> out;
+  for (const auto& item : m.named_parameters(true))
+    if (ids.count(item.value().unsafeGetTensorImpl())) out.push_back(prefix + item.key());
+  return out;
+}
+
+TextCache::Features slice(const TextCache::Features& f, int64_t begin, int64_t end) {
+  return {f.tokens.slice(0, begin, end), f.eot_index.slice(0, begin, end), f.pooled.slice(0, begin, end),
+          f.embed.slice(0, begin, end)};
+}
+
+torch::Tensor mean_over(const std::vector<torch::Tensor>& logits, torch::Tensor (*loss)(const torch::Tensor&)) {
+  // The vision-aided D gives one map per feature layer: average them, so the
+  // weight does not depend on how many layers are used.
+  return sum_over_pairs(logits, loss) / static_cast<double>(logits.size());
+}
+
+// Times `fn` and counts its forward FLOPs x `multiplier` into `profile` under
+// `phase` when profiling; otherwise just runs it.
+template <class F>
+auto measured(bool on, StepProfile& profile, const char* phase, double multiplier, F&& fn) {
+  if (!on) return fn();
+  const auto t0 = std::chrono::steady_clock::now();
+  FlopCounter counter;
+  auto result = fn();
+  profile.flops[phase] += counter.flops() * multiplier;
+  profile.seconds[phase] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace
+
+GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options, std::shared_ptr<const Dataset> train,
+                       ClipModel clip, std::shared_ptr<Tokenizer> tokenizer, torch::Device device, DataParallel dp)
+    : config_(config),
+      options_(options),
+      train_(std::move(train)),
+      clip_(std::move(clip)),
+      tokenizer_(std::move(tokenizer)),
+      device_(device),
+      dp_(std::move(dp)),
+      augment_(AugmentPolicy::parse(options.augment)) {
+  config_.validate();
+  options_.validate();
+  if (dp_.world < 1 || dp_.rank < 0 || dp_.rank >= dp_.world)
+    throw ConfigError("data parallel: rank " + std::to_string(dp_.rank) + " of world size " + std::to_string(dp_.world));
+  if (options_.batch % dp_.world != 0)
+    throw ConfigError("GanTrainOptions.batch (" + std::to_string(options_.batch) + ") must be a multiple of the world size (" +
+                      std::to_string(dp_.world) + ")");
+  const int per_rank = options_.batch / dp_.world;
+  micro_ = options_.micro_batch > 0 ? options_.micro_batch : per_rank;
+  if (per_rank % micro_ != 0)
+    throw ConfigError("GanTrainOptions.micro_batch (" + std::to_string(micro_) + ") must divide the batch per rank (" +
+                      std::to_string(per_rank) + ")");
+  if (train_->options().resolution != config_.generator.resolution)
+    throw ConfigError("the dataset is opened at " + std::to_string(train_->options().resolution) +
+                      " px but the generator makes " + std::to_string(config_.generator.resolution) + " px");
+
+  clip_->to(device_);
+  clip_->eval();
+  for (auto& p : clip_->parameters()) p.requires_grad_(false);
+  text_ = std::make_unique<TextCache>(clip_, *tokenizer_, device_);
+
+  torch::manual_seed(options_.seed);
+  G_ = Generator(config_.generator);
+  D_ = Discriminator(config_.discriminator);
+  G_->to(device_);
+  D_->to(device_);
+  G_ema_ = Generator(config_.generator);
+  G_ema_->to(device_);
+  {
+    torch::NoGradGuard ng;
+    load_state_dict_strict(*G_ema_, state_dict(*G_), "G");
+  }
+  G_ema_->eval();
+  for (auto& p : G_ema_->parameters()) p.requires_grad_(false);
+  if (config_.vision_aided.enabled && options_.vision_weight > 0) {
+    VA_ = VisionAidedDiscriminator(config_.vision_aided, clip_->vision_model);
+    VA_->to(device_);
+  }
+
+  AdamOptions ag;
+  ag.lr = options_.lr_g;
+  ag.beta1 = options_.beta1;
+  ag.beta2 = options_.beta2;
+  ag.weight_decay = options_.attention_weight_decay;
+  adam_g_ = std::make_unique<Adam>(trainable_parameters(*G_, "G."), ag,
+                                   parameter_names_of(*G_, attention_weight_decay_parameters(*G_), "G."));
+  // Lazy regularisation (StyleGAN2): D's optimiser runs on a c = k/(k+1)
+  // longer effective horizon to keep the step size of the regularised problem.
+  const double c = static_cast<double>(options_.r1_interval) / (options_.r1_interval + 1);
+  AdamOptions ad = ag;
+  ad.lr = options_.lr_d * c;
+  ad.beta1 = std::pow(options_.beta1, c);
+  ad.beta2 = std::pow(options_.beta2, c);
+  auto d_params = trainable_parameters(*D_, "D.");
+  auto d_decay = parameter_names_of(*D_, attention_weight_decay_parameters(*D_), "D.");
+  if (VA_)
+    for (auto& p : trainable_parameters(*VA_, "VA.")) d_params.push_back(p);
+  adam_d_ = std::make_unique<Adam>(d_params, ad, d_decay);
+
+  // Fixed sample prompts (evenly spaced through the data) and seeds.
+  const int64_t n = std::min<int64_t>(options_.sample_prompts, train_->size());
+  for (int64_t k = 0; k < n; ++k) sample_captions_.push_back(train_->entry(k * train_->size() / n).caption);
+  auto gen = at::detail::createCPUGenerator(options_.seed + 12345);
+  sample_z_ = torch::randn({options_.sample_seeds, config_.generator.z_dim}, gen).to(device_);
+  start_loader(0);
+}
+
+GanTrainer::~GanTrainer() {
+  if (loader_) loader_->stop();
+}
+
+void GanTrainer::start_loader(int64_t position) {
+  if (loader_) loader_->stop();
+  LoaderOptions lo;
+  lo.batch_size = options_.batch;
+  lo.seed = options_.seed;
+  lo.position = position;
+  loader_ = std::make_unique<BatchLoader>(train_, lo);
+}
+
+void GanTrainer::init_generator(const TensorMap& generator, const std::string& source) {
+  torch::NoGradGuard ng;
+  load_state_dict_strict(*G_, generator, source);
+  load_state_dict_strict(*G_ema_, generator, source);
+}
+
+void GanTrainer::set_package_sources(std::string tokenizer_folder, std::string description) {
+  tokenizer_folder_ = std::move(tokenizer_folder);
+  description_ = std::move(description);
+}
+
+void GanTrainer::scale_learning_rate(double factor) {
+  lr_scale_ *= factor;
+  adam_g_->options.lr *= factor;
+  adam_d_->options.lr *= factor;
+}
+
+torch::Tensor GanTrainer::draw_z(int64_t n) {
+  // Drawn for the whole batch on every rank (same RNG stream), then sliced:
+  // ranks see the z a single process would.
+  auto z = torch::randn({n, config_.generator.z_dim});
+  return z.to(device_);
+}
+
+void GanTrainer::set_requires_grad(bool g_trains) {
+  for (auto& p : G_->parameters()) p.requires_grad_(g_trains);
+  for (auto& p : D_->parameters()) p.requires_grad_(!g_trains);
+  if (VA_)
+    for (auto& p : VA_->parameters()) p.requires_grad_(!g_trains);
+}
+
+std::vector<torch::Tensor> GanTrainer::real_pyramid(const torch::Tensor& images) const {
+  return image_pyramid(images, config_.discriminator.levels);
+}
+
+std::vector<torch::Tensor> GanTrainer::augment(const std::vector<torch::Tensor>& pyramid) const {
+  if (!augment_.any()) return pyramid;
+  return augment_pyramid(pyramid, augment_);
+}
+
+std::vector<std::vector<torch::Tensor>> GanTrainer::d_logits(const std::vector<torch::Tensor>& pyramid,
+                                                             const std::vector<torch::Tensor>& t_ds) {
+  auto preds = D_->forward_with_texts(pyramid, t_ds);
+  std::vector<std::vector<torch::Tensor>> out(preds.size());
+  for (size_t t = 0; t < preds.size(); ++t)
+    for (const auto& p : preds[t]) out[t].push_back(p.logits);
+  return out;
+}
+
+StepResult GanTrainer::step() {
+  StepResult r;
+  Batch batch = measured(profiling_, profile_, "data", 0, [&] { return loader_->next(); });
+  if (profiling_) ++profile_.steps;
+  const int64_t per_rank = options_.batch / dp_.world;
+  const int64_t begin = dp_.rank * per_rank;
+  const int micro_steps = static_cast<int>(per_rank / micro_);
+  const double share = static_cast<double>(micro_) / static_cast<double>(per_rank);
+  auto captions = std::vector<std::string>(batch.captions.begin() + begin, batch.captions.begin() + begin + per_rank);
+  auto captions_hat =
+      std::vector<std::string>(batch.captions_hat.begin() + begin, batch.captions_hat.begin() + begin + per_rank);
+  auto text = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions); });
+  auto text_hat = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions_hat); });
+  torch::Tensor reals = batch.images.slice(0, begin, begin + per_rank).to(device_);
+  auto check = [&](const char* name, const torch::Tensor& v) {
+    const double x = v.item<double>();
+    r.losses[name] += x;
+    if (!std::isfinite(x) && r.non_finite.empty()) r.non_finite = name;
+  };
+  torch::Tensor z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+  torch::Tensor z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+
+  // ---- G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided.
+  set_requires_grad(true);
+  adam_g_->zero_grad();
+  for (int m = 0; m < micro_steps; ++m) {
+    const int64_t a = m * micro_, b = a + micro_;
+    auto t = slice(text, a, b);
+    auto t_hat = slice(text_hat, a, b);
+    auto fake = measured(profiling_, profile_, "G step: G forward", 3, [&] { return G_->forward(z_g.slice(0, a, b), t.tokens, t.eot_index); });
+    auto aug = augment(fake);
+    std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
+    if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
+    auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
+    torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
+    torch::Tensor total = g_gan;
+    check("g_gan", g_gan);
+    if (options_.match_weight > 0) {
+      auto g_match = sum_over_pairs(logits[1], d_loss_fake);
+      total = total + options_.match_weight * g_match;
+      check("g_match", g_match);
+    }
+    if (options_.clip_weight > 0) {
+      auto image = measured(profiling_, profile_, "G step: CLIP image", 2, [&] { return clip_->encode_image(fake[0]); });
+      auto logits_clip = clip_->logit_scale.exp().clamp_max(100.0) * torch::matmul(image, t.embed.t());
+      auto same = torch::zeros({b - a, b - a}, image.options());
+      for (int64_t i = 0; i < b - a; ++i)
+        for (int64_t j = 0; j < b - a; ++j)
+          if (captions[static_cast<size_t>(a + i)] == captions[static_cast<size_t>(a + j)]) same[i][j] = 1.0;
+      auto g_clip = -(same / same.sum(1, true) * torch::log_softmax(logits_clip, 1)).sum(1).mean();
+      total = total + options_.clip_weight * g_clip;
+      check("g_clip", g_clip);
+    }
+    if (VA_) {
+      auto va = measured(profiling_, profile_, "G step: vision-aided D", 2, [&] { return VA_->forward(aug[0], t.pooled); });
+      auto g_vision = mean_over(va, g_loss);
+      total = total + options_.vision_weight * g_vision;
+      check("g_vision", g_vision);
+    }
+    if (options_.inject_nan_at_step == steps) total = total * std::numeric_limits<double>::quiet_NaN();
+    check("g_total", total);
+    measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
+  }
+  if (dp_.reduce) dp_.reduce(G_->parameters());
+  if (r.non_finite.empty() && !adam_g_->grads_finite()) r.non_finite = "G gradient";
+  if (!r.non_finite.empty()) {
+    adam_g_->zero_grad();
+    return r;
+  }
+  measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); update_ema(); return 0; });
+
+  // ---- D: V_MSIO + matching-aware + vision-aided.
+  set_requires_grad(false);
+  adam_d_->zero_grad();
+  for (int m = 0; m < micro_steps; ++m) {
+    const int64_t a = m * micro_, b = a + micro_;
+    auto t = slice(text, a, b);
+    auto t_hat = slice(text_hat, a, b);
+    std::vector<torch::Tensor> fake;
+    {
+      torch::NoGradGuard ng;
+      fake = measured(profiling_, profile_, "D step: G forward", 1, [&] { return G_->forward(z_d.slice(0, a, b), t.tokens, t.eot_index); });
+    }
+    auto real = real_pyramid(reals.slice(0, a, b));
+    auto real_aug = augment(real);
+    auto fake_aug = augment(fake);
+    std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
+    if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
+    // Real and fake in one batched pass per text.
+    std::vector<torch::Tensor> both;
+    for (size_t l = 0; l < real_aug.size(); ++l) both.push_back(torch::cat({real_aug[l], fake_aug[l]}));
+    std::vector<torch::Tensor> t_both;
+    for (const auto& td : t_ds) t_both.push_back(torch::cat({td, td}));
+    auto logits = measured(profiling_, profile_, "D step: D forward", 3, [&] { return d_logits(both, t_both); });
+    const int64_t n = b - a;
+    auto part = [&](const std::vector<torch::Tensor>& ls, bool real_half) {
+      std::vector<torch::Tensor> out;
+      for (const auto& l : ls) out.push_back(real_half ? l.slice(0, 0, n) : l.slice(0, n, 2 * n));
+      return out;
+    };
+    auto d_real = sum_over_pairs(part(logits[0], true), d_loss_real);
+    auto d_fake = sum_over_pairs(part(logits[0], false), d_loss_fake);
+    torch::Tensor total = d_real + d_fake;
+    check("d_real", d_real);
+    check("d_fake", d_fake);
+    if (options_.match_weight > 0) {
+      auto d_match = sum_over_pairs(logits[1], d_loss_fake);  // (x, c_hat) and (G(c), c_hat) are both fake
+      total = total + options_.match_weight * d_match;
+      check("d_match", d_match);
+    }
+    if (VA_) {
+      auto va = measured(profiling_, profile_, "D step: vision-aided D", 1, [&] {
+        return VA_->forward(torch::cat({real_aug[0], fake_aug[0]}), torch::cat({t.pooled, t.pooled}));
+      });
+      auto d_vision = mean_over(part(va, true), d_loss_real) + mean_over(part(va, false), d_loss_fake);
+      total = total + options_.vision_weight * d_vision;
+      check("d_vision", d_vision);
+    }
+    measured(profiling_, profile_, "D step: backward", 0, [&] { (total * share).backward(); return 0; });
+  }
+  // ---- Lazy R1 on reals, every r1_interval steps, scaled by the interval.
+  if (options_.r1_gamma > 0 && steps % options_.r1_interval == 0) {
+    for (int m = 0; m < micro_steps; ++m) {
+      const int64_t a = m * micro_, b = a + micro_;
+      auto t = slice(text, a, b);
+      auto real = real_pyramid(reals.slice(0, a, b).detach());
+      for (auto& level : real) level = level.detach().requires_grad_(true);
+      // Not augmented: grid_sample has no double backward in LibTorch, and R1
+      // penalises D's gradient at the data itself.
+      auto preds = measured(profiling_, profile_, "R1: D forward", 4, [&] { return D_->forward(real, t.tokens, t.eot_index); });
+      torch::Tensor sum = torch::zeros({}, reals.options());
+      for (const auto& p : preds) sum = sum + p.logits.sum();
+      auto r1 = r1_penalty(sum, real);
+      check("r1", r1);
+      measured(profiling_, profile_, "R1: backward", 0, [&] {
+        (r1 * (options_.r1_gamma / 2 * options_.r1_interval) * share).backward();
+        return 0;
+      });
+    }
+  }
+  std::vector<torch::Tensor> d_params;
+  for (const auto& [name, p] : adam_d_->params()) d_params.push_back(p);
+  if (dp_.reduce) dp_.reduce(d_params);
+  if (r.non_finite.empty() && !adam_d_->grads_finite()) r.non_finite = "D gradient";
+  if (!r.non_finite.empty()) {
+    adam_d_->zero_grad();
+    return r;
+  }
+  measured(profiling_, profile_, "D step: Adam", 0, [&] { adam_d_->step(); adam_d_->zero_grad(); return 0; });
+  for (auto& [k, v] : r.losses) v /= micro_steps;
+  return r;
+}
+
+void GanTrainer::update_ema() {
+  torch::NoGradGuard ng;
+  double half_life = options_.ema_half_life_images;
+  if (options_.ema_rampup > 0) half_life = std::min(half_life, static_cast<double>(images) * options_.ema_rampup);
+  const double beta = half_life > 0 ? std::pow(0.5, static_cast<double>(options_.batch) / half_life) : 0.0;
+  auto src = G_->named_parameters(true);
+  auto dst = G_ema_->named_parameters(true);
+  for (const auto& item : src) dst[item.key()].copy_(item.value().detach().lerp(dst[item.key()], beta));
+  auto sb = G_->named_buffers(true);
+  auto db = G_ema_->named_buffers(true);
+  for (const auto& item : sb) db[item.key()].copy_(item.value());
+}
+
+Checkpoint GanTrainer::state() const {
+  Checkpoint ck;
+  ck.kind = "train-state";
+  ck.config = {{"mode", "gan"}, {"model", config_}, {"options", options_}};
+  add_prefix(ck.tensors, state_dict(*G_), "G.");
+  add_prefix(ck.tensors, state_dict(*G_ema_), "G_ema.");
+  add_prefix(ck.tensors, state_dict(*D_), "D.");
+  if (VA_) add_prefix(ck.tensors, state_dict(*VA_), "VA.");
+  adam_g_->save(ck.tensors, "adam_g.");
+  adam_d_->save(ck.tensors, "adam_d.");
+  add_prefix(ck.tensors, rng_state(""), "rng.");
+  ck.metadata["gigagan_train_state"] =
+      json({{"images", images}, {"steps", steps}, {"position", loader_->position()}, {"lr_scale", lr_scale_}})
+          .dump();
+  return ck;
+}
+
+void GanTrainer::load_state(const Checkpoint& ck, const std::string& source) {
+  if (ck.kind != "train-state" || ck.config.value("mode", "") != "gan")
+    throw CheckpointError("'" + source + "' is not a `gigagan train` checkpoint (kind '" + ck.kind + "')");
+  if (json(ck.config.at("model")) != json(config_))
+    throw CheckpointError("'" + source + "' was trained with another model config; resume with the same --config");
+  torch::NoGradGuard ng;
+  load_state_dict_strict(*G_, select_prefix(ck.tensors, "G."), source);
+  load_state_dict_strict(*G_ema_, select_prefix(ck.tensors, "G_ema."), source);
+  load_state_dict_strict(*D_, select_prefix(ck.tensors, "D."), source);
+  if (VA_) load_state_dict_strict(*VA_, select_prefix(ck.tensors, "VA."), source);
+  adam_g_->load(ck.tensors, "adam_g.", source);
+  adam_d_->load(ck.tensors, "adam_d.", source);
+  set_rng_state(select_prefix(ck.tensors, "rng."), "");
+  auto it = ck.metadata.find("gigagan_train_state");
+  if (it == ck.metadata.end()) throw CheckpointError("'" + source + "' has no training state");
+  json st = json::parse(it->second);
+  images = st.at("images").get<int64_t>();
+  steps = st.at("steps").get<int64_t>();
+  const double scale = st.value("lr_scale", 1.0);
+  scale_learning_rate(scale / lr_scale_);
+  start_loader(st.at("position").get<int64_t>());
+}
+
+bool GanTrainer::write_samples(const fs::path& path) {
+  torch::NoGradGuard ng;
+  const int64_t p = static_cast<int64_t>(sample_captions_.size()), s = sample_z_.size(0);
+  std::vector<std::string> caps;
+  for (int64_t k = 0; k < s; ++k)
+    for (int64_t i = 0; i < p; ++i) caps.push_back(sample_captions_[static_cast<size_t>(i)]);
+  auto text = text_->get(caps);
+  auto z = sample_z_.repeat_interleave(p, 0);
+  auto images = G_ema_->forward(z, text.tokens, text.eot_index)[0];
+  save_image_grid(images, static_cast<int>(p), path);
+  return true;
+}
+
+std::string GanTrainer::export_package(const RunFolder& run) {
+  (void)run;
+  return "";
+}
+
+}  // namespace gg

@@ -1,0 +1,172 @@
+// `gigagan train`: the GigaGAN base generator against its discriminators with
+// the full objective of ../shared/GIGAGAN.md:
+//   D: V_MSIO over every (i, j) pair (real vs fake) + matching-aware pairs
+//      (x, c_hat) and (G(c), c_hat) as fakes + the vision-aided D's logistic
+//      loss + lazy R1 on reals;
+//   G: non-saturating V_MSIO + matching-aware term softplus(D(G(c), c_hat))
+//      + CLIP contrastive loss with the frozen CLIP + vision-aided G loss.
+// Adam (betas 0, 0.99; lazy-regularisation corrected for D), G EMA with a
+// half-life in images (StyleGAN2), gradient accumulation over micro-batches,
+// optional data parallelism through a gradient reducer (training/distributed.h).
+// Ref: ../shared/GIGAGAN.md "Discriminator", "Extra generator losses";
+// Karras et al. 2020 (StyleGAN2: lazy R1, EMA); Kang et al. 2023 Sec. 3.3-3.4.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "adam.h"
+#include "augment.h"
+#include "clip.h"
+#include "dataset.h"
+#include "discriminator.h"
+#include "generator.h"
+#include "model_config.h"
+#include "run.h"
+#include "tokenizer.h"
+#include "vision_aided_discriminator.h"
+
+namespace gg {
+
+struct GanTrainOptions {
+  int batch = 32;           // images per optimiser step (over all ranks)
+  int micro_batch = 0;      // images per forward/backward on one rank; 0: batch / world size
+  double lr_g = 2e-3;
+  double lr_d = 2e-3;
+  double beta1 = 0.0;
+  double beta2 = 0.99;
+  double attention_weight_decay = 0.0;  // decoupled, on attention projections (GIGAGAN.md)
+  double r1_gamma = 0.05;
+  int r1_interval = 16;     // lazy R1: every this many steps, scaled by the interval
+  double match_weight = 1.0;   // matching-aware loss, for G and D
+  double clip_weight = 0.2;    // CLIP contrastive loss (G)
+  double vision_weight = 0.5;  // vision-aided loss (G and its D); ignored when the config disables it
+  double ema_half_life_images = 10000;
+  double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off)
+  std::string augment = "translation,cutout";  // DiffAugment on real and fake alike ("" none)
+  uint64_t seed = 0;
+  int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
+  int sample_seeds = 2;
+  int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step
+  void validate() const;
+};
+GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
+               r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
+               seed, sample_prompts, sample_seeds, inject_nan_at_step)
+
+// Frozen CLIP text features per caption, computed once and kept (a caption's
+// features never change while the encoder is frozen).
+class TextCache {
+ public:
+  TextCache(ClipModel clip, const Tokenizer& tokenizer, torch::Device device);
+  struct Features {
+    torch::Tensor tokens;     // [N, C, D]
+    torch::Tensor eot_index;  // [N] int64
+    torch::Tensor pooled;     // [N, D]
+    torch::Tensor embed;      // [N, P], unit norm (CLIP text embedding)
+  };
+  Features get(const std::vector<std::string>& captions);
+  size_t size() const { return cache_.size(); }
+
+ private:
+  struct Entry {
+    torch::Tensor tokens, pooled, embed;
+    int64_t eot = 0;
+  };
+  ClipModel clip_;
+  const Tokenizer& tokenizer_;
+  torch::Device device_;
+  std::unordered_map<std::string, Entry> cache_;
+};
+
+// All-reduce (average) of gradients across data-parallel ranks; null when alone.
+using GradientReducer = std::function<void(const std::vector<torch::Tensor>& params)>;
+
+struct DataParallel {
+  int rank = 0;
+  int world = 1;
+  GradientReducer reduce;  // averages .grad of the given parameters over ranks
+};
+
+// Where a step's time goes, for `gigagan bench --train`. FLOPs are the
+// layers' counted forward multiply-adds x2, times 3 for a pass whose weights
+// train (forward + input and weight gradients), 2 for a frozen pass that
+// gradients flow through, 1 for a pass without backward, 4 for the R1 pass
+// (forward, input gradient with its graph, and that graph's backward).
+struct StepProfile {
+  std::map<std::string, double> seconds;  // phase -> total seconds
+  std::map<std::string, double> flops;    // phase -> total training FLOPs
+  int64_t steps = 0;
+};
+
+class GanTrainer : public TrainerBase {
+ public:
+  // `clip` and `tokenizer` are the frozen encoder (trained by train-clip).
+  // `init` (optional): a generator to start from (fine-tuning), same config.
+  GanTrainer(const ModelConfig& config, const GanTrainOptions& options, std::shared_ptr<const Dataset> train,
+             ClipModel clip, std::shared_ptr<Tokenizer> tokenizer, torch::Device device = torch::kCPU,
+             DataParallel dp = {});
+  ~GanTrainer() override;
+
+  std::string mode() const override { return "gan"; }
+  int64_t batch_size() const override { return options_.batch; }
+  StepResult step() override;
+  Checkpoint state() const override;
+  void load_state(const Checkpoint& ck, const std::string& source) override;
+  bool write_samples(const std::filesystem::path& path) override;
+  std::string export_package(const RunFolder& run) override;
+  double learning_rate() const override { return options_.lr_g * lr_scale_; }
+  void scale_learning_rate(double factor) override;
+
+  // Starts G (and G_ema) from these weights (fine-tuning); same config required.
+  void init_generator(const TensorMap& generator, const std::string& source);
+  // Where export_package also copies the tokenizer and CLIP from.
+  void set_package_sources(std::string tokenizer_folder, std::string description);
+
+  void enable_profile(bool on) { profiling_ = on; profile_ = {}; }
+  const StepProfile& profile() const { return profile_; }
+
+  Generator& generator() { return G_; }
+  Generator& generator_ema() { return G_ema_; }
+  Discriminator& discriminator() { return D_; }
+  const std::vector<std::string>& sample_captions() const { return sample_captions_; }
+
+ private:
+  void start_loader(int64_t position);
+  std::vector<torch::Tensor> real_pyramid(const torch::Tensor& images) const;
+  std::vector<torch::Tensor> augment(const std::vector<torch::Tensor>& pyramid) const;
+  // D logits for the pyramid against each text in `t_ds` (one batched pass).
+  std::vector<std::vector<torch::Tensor>> d_logits(const std::vector<torch::Tensor>& pyramid,
+                                                   const std::vector<torch::Tensor>& t_ds);
+  void update_ema();
+  torch::Tensor draw_z(int64_t n);
+  void set_requires_grad(bool g_trains);
+
+  ModelConfig config_;
+  GanTrainOptions options_;
+  std::shared_ptr<const Dataset> train_;
+  ClipModel clip_;
+  std::shared_ptr<Tokenizer> tokenizer_;
+  torch::Device device_;
+  DataParallel dp_;
+  int micro_;
+  std::unique_ptr<TextCache> text_;
+  Generator G_{nullptr}, G_ema_{nullptr};
+  Discriminator D_{nullptr};
+  VisionAidedDiscriminator VA_{nullptr};
+  std::unique_ptr<Adam> adam_g_, adam_d_;
+  std::unique_ptr<BatchLoader> loader_;
+  AugmentPolicy augment_;
+  double lr_scale_ = 1.0;
+  std::vector<std::string> sample_captions_;
+  torch::Tensor sample_z_;
+  std::string tokenizer_folder_, description_;
+  bool profiling_ = false;
+  StepProfile profile_;
+};
+
+}  // namespace gg

@@ -1,0 +1,255 @@
+#include "run.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "errors.h"
+#include "safetensors.h"
+
+namespace gg {
+
+namespace fs = std::filesystem;
+
+RunFolder::RunFolder(fs::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  for (const fs::path& p : {root_, checkpoints_dir(), samples_dir()}) {
+    fs::create_directories(p, ec);
+    if (ec) throw CheckpointError("cannot create the run folder '" + p.string() + "': " + ec.message());
+  }
+}
+
+fs::path RunFolder::checkpoint_path(int64_t images) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "ckpt-%012" PRId64 ".safetensors", images);
+  return checkpoints_dir() / name;
+}
+
+fs::path RunFolder::sample_path(int64_t images) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "samples-%012" PRId64 ".png", images);
+  return samples_dir() / name;
+}
+
+std::vector<fs::path> RunFolder::checkpoints() const {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(checkpoints_dir(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("ckpt-", 0) == 0 && e.path().extension() == ".safetensors")
+      out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());  // zero-padded image counts sort by name
+  return out;
+}
+
+std::optional<fs::path> RunFolder::latest_checkpoint() const {
+  auto all = checkpoints();
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+fs::path RunFolder::save(int64_t images, const Checkpoint& ck, int keep) const {
+  const fs::path path = checkpoint_path(images);
+  save_checkpoint(path.string(), ck);
+  if (keep > 0) {
+    auto all = checkpoints();
+    for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
+      std::error_code ec;
+      fs::remove(all[i], ec);  // best effort: an old checkpoint left behind loses nothing
+    }
+  }
+  return path;
+}
+
+void RunFolder::append_stats(const json& line) const {
+  std::ofstream f(root_ / "stats.jsonl", std::ios::app);
+  f << line.dump() << '\n';
+  f.flush();
+}
+
+TensorMap rng_state(const std::string& prefix) {
+  TensorMap out;
+  auto cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    out[prefix + "cpu"] = cpu.get_state();
+  }
+  return out;
+}
+
+void set_rng_state(const TensorMap& tensors, const std::string& prefix) {
+  auto it = tensors.find(prefix + "cpu");
+  if (it == tensors.end()) throw CheckpointError("checkpoint has no RNG state '" + prefix + "cpu'");
+  auto cpu = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(cpu.mutex());
+  cpu.set_state(it->second.to(torch::kUInt8).contiguous());
+}
+
+void save_image_grid(const torch::Tensor& images, int columns, const fs::path& path) {
+  check_shape(images, {-1, 3, -1, -1}, "save_image_grid images");
+  const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
+  columns = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(columns, n)));
+  const int64_t rows = (n + columns - 1) / columns;
+  torch::Tensor x = ((images.detach().to(torch::kCPU, torch::kFloat32).clamp(-1, 1) + 1) * 127.5)
+                        .round()
+                        .to(torch::kUInt8);
+  torch::Tensor grid = torch::full({rows * h, columns * w, 3}, 255, torch::kUInt8);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t r = k / columns, c = k % columns;
+    grid.slice(0, r * h, (r + 1) * h).slice(1, c * w, (c + 1) * w).copy_(x[k].permute({1, 2, 0}));
+  }
+  grid = grid.flip(2).contiguous();  // RGB -> BGR for OpenCV
+  cv::Mat mat(static_cast<int>(rows * h), static_cast<int>(columns * w), CV_8UC3, grid.data_ptr<uint8_t>());
+  std::vector<uint8_t> bytes;
+  if (!cv::imencode(".png", mat, bytes)) throw Error("cannot encode the sample grid '" + path.string() + "'");
+  write_file_atomic(path.string(), std::string(bytes.begin(), bytes.end()));
+}
+
+std::string resume_latest(TrainerBase& trainer, const RunFolder& run) {
+  auto latest = run.latest_checkpoint();
+  if (!latest) return "";
+  trainer.load_state(load_checkpoint(latest->string()), latest->string());
+  return latest->string();
+}
+
+namespace {
+
+struct Clock {
+  using time_point = std::chrono::steady_clock::time_point;
+  static time_point now() { return std::chrono::steady_clock::now(); }
+  static double seconds(time_point a, time_point b) { return std::chrono::duration<double>(b - a).count(); }
+};
+
+// Crossed a multiple of `every` between `before` and `after`?
+bool crossed(int64_t before, int64_t after, int64_t every) {
+  return every > 0 && before / every != after / every;
+}
+
+}  // namespace
+
+LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop,
+                        RunControl& control, const ProgressCallback& progress, int nan_rollbacks) {
+  auto emit = [&](const json& event) {
+    if (progress) progress(event);
+  };
+  LoopResult result;
+  std::string last_checkpoint;
+  if (auto latest = run.latest_checkpoint()) last_checkpoint = latest->string();
+  std::string last_package;
+  auto checkpoint = [&]() {
+    const fs::path path = run.save(trainer.images, trainer.state(), loop.keep_checkpoints);
+    last_checkpoint = path.string();
+    last_package = trainer.export_package(run);
+    emit({{"event", "checkpoint"}, {"images", trainer.images}, {"path", last_checkpoint},
+          {"package", last_package}});
+  };
+  auto sample = [&]() {
+    const fs::path path = run.sample_path(trainer.images);
+    if (trainer.write_samples(path))
+      emit({{"event", "sample"}, {"images", trainer.images}, {"path", path.string()}});
+    json metrics = trainer.evaluate();
+    if (!metrics.empty()) {
+      run.append_stats({{"images", trainer.images}, {"eval", metrics}});
+      emit({{"event", "eval"}, {"images", trainer.images}, {"metrics", metrics}});
+    }
+  };
+
+  // Running means of the losses over a tick.
+  std::map<std::string, double> sums;
+  int64_t tick_steps = 0;
+  auto tick_start = Clock::now();
+  int64_t tick_images_start = trainer.images;
+  double images_per_s = 0;
+  int rollbacks_left = nan_rollbacks;
+  bool was_paused = false;
+
+  while (trainer.images < loop.images) {
+    if (control.stop_requested()) break;
+    if (control.paused()) {
+      if (!was_paused) emit({{"event", "paused"}, {"images", trainer.images}});
+      was_paused = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      tick_start = Clock::now();  // paused time is not training time
+      tick_images_start = trainer.images;
+      continue;
+    }
+    if (was_paused) emit({{"event", "resumed"}, {"images", trainer.images}});
+    was_paused = false;
+
+    const int64_t before = trainer.images;
+    StepResult step = trainer.step();
+    if (!step.non_finite.empty()) {
+      const std::string what = "non-finite loss '" + step.non_finite + "' at " + std::to_string(before) +
+                               " images (step " + std::to_string(trainer.steps) + ")";
+      if (rollbacks_left > 0 && !last_checkpoint.empty()) {
+        --rollbacks_left;
+        trainer.load_state(load_checkpoint(last_checkpoint), last_checkpoint);
+        trainer.scale_learning_rate(0.5);
+        emit({{"event", "warning"},
+              {"message", what + "; rolled back to '" + last_checkpoint + "' with learning rate " +
+                              std::to_string(trainer.learning_rate())}});
+        sums.clear();
+        tick_steps = 0;
+        continue;
+      }
+      result.images = trainer.images;
+      result.reason = "non-finite";
+      result.checkpoint = last_checkpoint;
+      emit({{"event", "error"},
+            {"message", what + "; the step was not applied and no checkpoint was written" +
+                            (last_checkpoint.empty() ? std::string(" (the run has no checkpoint yet)")
+                                                     : "; the last good checkpoint is '" + last_checkpoint + "'") +
+                            ". Lower the learning rate or resume with --nan-rollbacks."}});
+      return result;
+    }
+    trainer.images += trainer.batch_size();
+    trainer.steps += 1;
+    for (const auto& [k, v] : step.losses) sums[k] += v;
+    ++tick_steps;
+
+    const bool last = trainer.images >= loop.images;
+    if (last || loop.tick_images <= 0 || crossed(before, trainer.images, loop.tick_images)) {
+      const double dt = Clock::seconds(tick_start, Clock::now());
+      if (dt > 0) images_per_s = static_cast<double>(trainer.images - tick_images_start) / dt;
+      json losses = json::object();
+      for (const auto& [k, v] : sums) losses[k] = v / static_cast<double>(std::max<int64_t>(tick_steps, 1));
+      const double eta = images_per_s > 0 ? static_cast<double>(loop.images - trainer.images) / images_per_s : 0;
+      json event = {{"event", "step"},         {"images", trainer.images}, {"step", trainer.steps},
+                    {"images_per_s", images_per_s}, {"eta_s", eta},        {"losses", losses},
+                    {"lr", trainer.learning_rate()}};
+      json stats = event;
+      stats.erase("event");
+      stats["time"] = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count()) / 1000.0;
+      run.append_stats(stats);
+      emit(event);
+      sums.clear();
+      tick_steps = 0;
+      tick_start = Clock::now();
+      tick_images_start = trainer.images;
+    }
+    const bool do_checkpoint = !last && crossed(before, trainer.images, loop.checkpoint_images);
+    const int64_t sample_every = loop.sample_images > 0 ? loop.sample_images : loop.checkpoint_images;
+    if (!last && crossed(before, trainer.images, sample_every)) sample();
+    if (do_checkpoint) checkpoint();
+  }
+  // Finished or stopped: always leave a checkpoint of where we are.
+  if (last_checkpoint.empty() || last_checkpoint != run.checkpoint_path(trainer.images).string() ||
+      !fs::exists(last_checkpoint)) {
+    sample();
+    checkpoint();
+  }
+  result.images = trainer.images;
+  result.reason = trainer.images >= loop.images ? "finished" : "stopped";
+  result.checkpoint = last_checkpoint;
+  return result;
+}
+
+}  // namespace gg

@@ -1,0 +1,130 @@
+// What every trainer (GAN, CLIP, upsampler) shares: the run folder with its
+// checkpoints (atomic, keep the last K), stats.jsonl and sample grids; the
+// pause/resume/stop flag the loop checks each step; Contract-2 progress
+// events; RNG state capture for exact resume; a generic loop that drives a
+// mode-specific step. No Qt.
+// Ref: issue 3 "Checkpoints and resume", "Observability"; STYLE.md "Threads and the UI".
+#pragma once
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint.h"
+#include "dataset.h"
+#include "json_config.h"
+
+namespace gg {
+
+// Pause, resume and stop through atomics (set from any thread, a signal
+// handler included: only lock-free stores).
+class RunControl {
+ public:
+  void pause() { paused_.store(true); }
+  void resume() { paused_.store(false); }
+  void stop() { stop_.store(true); }
+  bool paused() const { return paused_.load(); }
+  bool stop_requested() const { return stop_.load(); }
+
+ private:
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> stop_{false};
+};
+
+// One Contract-2 event (README "Training"): {"event": ..., ...}.
+using ProgressCallback = std::function<void(const json& event)>;
+
+// <run>/checkpoints/ckpt-<images, 12 digits>.safetensors, stats.jsonl, samples/.
+class RunFolder {
+ public:
+  explicit RunFolder(std::filesystem::path root);  // creates the folders
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path checkpoints_dir() const { return root_ / "checkpoints"; }
+  std::filesystem::path samples_dir() const { return root_ / "samples"; }
+  std::filesystem::path package_dir() const { return root_ / "package"; }
+  std::filesystem::path checkpoint_path(int64_t images) const;
+  std::filesystem::path sample_path(int64_t images) const;
+  // Checkpoints, oldest first (only complete files: temporaries are ignored).
+  std::vector<std::filesystem::path> checkpoints() const;
+  std::optional<std::filesystem::path> latest_checkpoint() const;
+  // Writes atomically, then deletes all but the newest `keep` (keep <= 0: keep all).
+  std::filesystem::path save(int64_t images, const Checkpoint& ck, int keep) const;
+  // Appends one line to stats.jsonl and flushes it.
+  void append_stats(const json& line) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// The global CPU generator's state (and CUDA's, when present) as tensors.
+TensorMap rng_state(const std::string& prefix = "rng.");
+void set_rng_state(const TensorMap& tensors, const std::string& prefix = "rng.");
+
+// images: [N, 3, H, W] in [-1, 1] -> a PNG grid, `columns` wide, written atomically.
+void save_image_grid(const torch::Tensor& images, int columns, const std::filesystem::path& path);
+
+// Options of the generic loop (every mode).
+struct LoopOptions {
+  int64_t images = 10000;           // stop when this many images have been seen (in total)
+  int64_t tick_images = 0;          // a "step" event + stats line every this many images; 0: every step
+  int64_t checkpoint_images = 0;    // checkpoint every this many images; 0: only at the end
+  int64_t sample_images = 0;        // sample grid every this many images; 0: at checkpoints
+  int keep_checkpoints = 3;
+};
+
+// What one optimisation step reports.
+struct StepResult {
+  std::map<std::string, double> losses;  // term -> value (for logs)
+  std::string non_finite;                // name of the first non-finite term; "" when fine
+};
+
+// A trainer plugs its step, state and samples into the loop.
+class TrainerBase {
+ public:
+  virtual ~TrainerBase() = default;
+  virtual std::string mode() const = 0;  // "gan", "clip", "upsampler"
+  virtual int64_t batch_size() const = 0;  // images per step (over all ranks)
+  // One step on the next batch. Must not change any weight when the result is non-finite.
+  virtual StepResult step() = 0;
+  // Everything needed to resume exactly (weights, optimisers, data position).
+  virtual Checkpoint state() const = 0;
+  virtual void load_state(const Checkpoint& ck, const std::string& source) = 0;
+  // Writes a sample grid PNG at `path`; false when this mode has none.
+  virtual bool write_samples(const std::filesystem::path& path) = 0;
+  // Metrics on held-out data, reported with the samples ({} when none).
+  virtual json evaluate() { return json::object(); }
+  // A usable artefact of the current weights next to the checkpoint ("" when none).
+  virtual std::string export_package(const RunFolder& run) { return ""; }
+  virtual double learning_rate() const = 0;
+  virtual void scale_learning_rate(double factor) = 0;
+  // Images seen so far (restored by load_state).
+  int64_t images = 0;
+  int64_t steps = 0;
+};
+
+struct LoopResult {
+  int64_t images = 0;
+  std::string reason;  // "finished", "stopped", "non-finite"
+  std::string checkpoint;
+};
+
+// Runs `trainer` until loop.images, a stop request or a non-finite loss.
+// nan_rollbacks > 0: on a non-finite loss, reload the last checkpoint, halve the
+// learning rate and go on, at most that many times; 0: stop at once (the last
+// good checkpoint stays as it is; nothing is written).
+LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop,
+                        RunControl& control, const ProgressCallback& progress,
+                        int nan_rollbacks = 0);
+
+// Loads the newest checkpoint of the run into `trainer` (returns its path) or
+// returns "" when the run has none.
+std::string resume_latest(TrainerBase& trainer, const RunFolder& run);
+
+}  // namespace gg
