@@ -40,7 +40,8 @@ InversionResult invert(Engine& engine, const torch::Tensor& target_in, const Inv
                      std::to_string(g.resolution) + "] (resize it with read_image), got " +
                      c10::str(target_in.sizes()));
   if (o.steps < 1) throw ConfigError("invert: steps must be >= 1");
-  const auto target = target_in.to(engine.device(), torch::kFloat32).unsqueeze(0);
+  // A normal tensor even when the caller rendered it under InferenceMode.
+  const auto target = target_in.to(engine.device(), torch::kFloat32).clone().unsqueeze(0);
   const auto enc = engine.encode(o.prompt);  // PromptError for an empty prompt
   const auto w_avg = engine.mean_w(o.prompt, o.mean_w_samples);  // [1, w_dim]
   const auto t_locals = G->broadcast_t_local(enc.get()->g.t_local);
