@@ -1,0 +1,289 @@
+// The worker's backend on the real engine: RenderRequest <-> gg::Recipe,
+// tensors -> QImage, inversion and path export. Runs on the worker thread only.
+#include "engine_backend.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonDocument>
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <map>
+
+#include "engine.h"
+#include "errors.h"
+#include "image_io.h"
+#include "inversion.h"
+#include "runtime.h"
+#include "video.h"
+
+namespace gg::ui {
+
+namespace {
+
+// Pixels exactly as the engine writes PNGs (to_bgr8), as an RGB QImage.
+QImage toQImage(const torch::Tensor& image) {
+  // image: [3, H, W] in [-1, 1]
+  const cv::Mat bgr = to_bgr8(image);
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return QImage(rgb.data, rgb.cols, rgb.rows, int(rgb.step), QImage::Format_RGB888).copy();
+}
+
+// images: [N, 3, R, R] -> one grid, ceil(sqrt(N)) columns, no gaps.
+QImage gridImage(const torch::Tensor& images, int columns) {
+  const int n = int(images.size(0));
+  if (n == 1) return toQImage(images[0]);
+  const int rows = (n + columns - 1) / columns;
+  const int r = int(images.size(2));
+  QImage grid(columns * r, rows * r, QImage::Format_RGB888);
+  grid.fill(QColor(28, 29, 32));
+  for (int i = 0; i < n; ++i) {
+    const QImage cell = toQImage(images[i]);
+    for (int y = 0; y < r; ++y)
+      std::memcpy(grid.scanLine((i / columns) * r + y) + (i % columns) * r * 3, cell.constScanLine(y), size_t(r) * 3);
+  }
+  return grid;
+}
+
+QJsonObject toQJson(const json& j) { return QJsonDocument::fromJson(QByteArray::fromStdString(j.dump())).object(); }
+json fromQJson(const QJsonObject& o) { return json::parse(QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString()); }
+
+int gridColumns(int n) { return int(std::ceil(std::sqrt(double(std::max(1, n))))); }
+
+class EngineBackend : public Backend {
+ public:
+  ModelInfo load(const QString& package_dir, const QString& device) override {
+    // The new engine replaces the old one only once it loaded completely: a
+    // broken package leaves the previous model in place.
+    auto engine = Engine::open(package_dir.toStdString(), parse_device(device.toStdString()));
+    engine_ = std::move(engine);
+    latents_.clear();
+    const ModelPackage& pkg = engine_->package();
+    ModelInfo info;
+    info.name = QString::fromStdString(pkg.name);
+    info.description = QString::fromStdString(pkg.description);
+    info.folder = QDir(package_dir).absolutePath();
+    info.hash = QString::fromStdString(engine_->model_hash());
+    info.device = QString::fromStdString(engine_->device().str());
+    info.resolution = pkg.generator->config.resolution;
+    info.upsampled_resolution = pkg.upsampler ? pkg.upsampler->config.output_resolution : 0;
+    const LayerTable& layers = engine_->layers();
+    for (int i = 0; i < layers.size(); ++i) {
+      info.layers << QString::fromStdString(layers.name(i));
+      info.layer_resolutions << (i < int(layers.slots.size()) ? layers.slots[size_t(i)].resolution
+                                                              : info.upsampled_resolution);
+    }
+    for (const std::string& p : pkg.sample_prompts) info.sample_prompts << QString::fromStdString(p);
+    return info;
+  }
+
+  bool loaded() const override { return engine_ != nullptr; }
+
+  RenderResult render(const RenderRequest& r) override {
+    Engine& e = engine();
+    RenderResult out;
+    std::vector<Recipe> cells = recipes(r);
+    for (Recipe& c : cells) e.stamp(c);
+    const Rendered rendered = cells.size() == 1 ? e.render(cells[0]) : e.render_batch(cells);
+    const torch::Tensor images = rendered.upsampled.defined() ? rendered.upsampled : rendered.image;
+    const int columns = gridColumns(int(cells.size()));
+    out.image = gridImage(images, columns);
+    if (cells.size() == 1) {
+      out.recipe = toQJson(cells[0].to_json());
+    } else {
+      RecipeGrid grid;
+      grid.columns = columns;
+      grid.cells = cells;
+      out.recipe = toQJson(grid.to_json());
+    }
+    return out;
+  }
+
+  InvertResult invert(const QString& path, const QString& prompt, int steps, bool plus, bool pti,
+                      const Progress& progress) override {
+    Engine& e = engine();
+    const torch::Tensor target = read_image(path.toStdString(), e.package().generator->config.resolution);
+    InversionOptions o;
+    o.prompt = prompt.toStdString();
+    o.w_plus = plus;
+    o.steps = steps;
+    o.pti_steps = pti ? std::max(50, steps / 3) : 0;
+    const int total = o.steps + o.pti_steps;
+    o.progress = [&](const InversionProgress& p) {
+      const int step = p.phase == "pti" ? o.steps + p.step : p.step;
+      return progress(step, total, p.loss);
+    };
+    const InversionResult res = gg::invert(e, target, o);
+    InvertResult out;
+    out.latent = QStringLiteral("inv%1").arg(++latent_counter_);
+    latents_[out.latent] = *res.source.latent;
+    out.target = toQImage(target);
+    out.reconstruction = toQImage(res.reconstruction);
+    out.error = res.mse;
+    out.mean_error = res.mean_w_mse;
+    out.seconds = res.seconds_latent + res.seconds_pti;
+    return out;
+  }
+
+  void exportPath(const RenderRequest& r, int frames, const QString& path, const Progress& progress) override {
+    Engine& e = engine();
+    const int n = int(r.sources.size());
+    if (r.kind != RenderRequest::Kind::Interpolate || n < 2)
+      throw ConfigError("export: set up an interpolation between at least two prompts in the Interpolate panel");
+    std::vector<cv::Mat> out;
+    std::vector<std::string> texts;
+    frames = std::max(2, frames);
+    for (int f = 0; f < frames; ++f) {
+      // The path visits the sources in order: 1 -> 2 (-> 3 -> 4).
+      const double u = double(f) / (frames - 1) * (n - 1);
+      const int seg = std::min(n - 2, int(std::floor(u)));
+      const double t = u - seg;
+      RenderRequest fr = r;
+      fr.weights = QVector<double>(n, 0.0);
+      fr.weights[seg] = 1.0 - t;
+      fr.weights[seg + 1] += t;
+      Recipe recipe = recipes(fr).front();
+      e.stamp(recipe);
+      const Rendered img = e.render(recipe);
+      out.push_back(to_bgr8((img.upsampled.defined() ? img.upsampled : img.image)[0]));
+      texts.push_back(recipe.dump());
+      if (!progress(f + 1, frames, 0.0)) return;
+    }
+    const int scale = std::max(1, 256 / std::max(1, out.front().cols));
+    write_video(path.toStdString(), out, 24.0, scale, texts);
+  }
+
+  RenderRequest requestFromRecipe(const QJsonObject& recipe) override {
+    const RecipeGrid grid = RecipeGrid::from_json(fromQJson(recipe));
+    if (grid.cells.empty()) throw ConfigError("recipe: it holds no image");
+    const Recipe& c = grid.cells.front();
+    if (c.sources.empty()) throw ConfigError("recipe: it has no sources");
+    RenderRequest r;
+    r.psi = c.sources.front().psi;
+    r.upsample = c.upsample;
+    if (grid.cells.size() > 1 || c.sources.size() == 1) {
+      r.kind = RenderRequest::Kind::Generate;
+      r.source = fromSource(c.sources.front());
+      r.count = int(grid.cells.size());
+      return r;
+    }
+    if (!c.layers.empty() && c.sources.size() == 2) {
+      r.kind = RenderRequest::Kind::Mix;
+      r.a = fromSource(c.sources[0]);
+      r.b = fromSource(c.sources[1]);
+      r.layer_sources = QVector<int>(engine().layers().size(), 0);
+      r.swap_w = r.swap_text = false;
+      for (const LayerBlend& lb : c.layers) {
+        const bool w_b = lb.w.size() == 2 && lb.w[1] > 0.5, t_b = lb.t.size() == 2 && lb.t[1] > 0.5;
+        if (!w_b && !t_b) continue;
+        r.swap_w |= w_b;
+        r.swap_text |= t_b;
+        for (int i : engine().layers().parse(lb.layers)) r.layer_sources[i] = 1;
+      }
+      return r;
+    }
+    r.kind = RenderRequest::Kind::Interpolate;
+    for (const ::gg::Source& s : c.sources) r.sources.append(fromSource(s));
+    const bool has_w = !c.w_weights.empty(), has_t = !c.t_weights.empty();
+    const std::vector<double>& w = has_w ? c.w_weights : c.t_weights;
+    r.weights = QVector<double>(w.begin(), w.end());
+    r.space = has_w && has_t && c.w_weights == c.t_weights ? RenderRequest::Space::Both
+              : (has_w && (!has_t || c.t_weights.front() == 1.0)) ? RenderRequest::Space::W
+                                                                   : RenderRequest::Space::Text;
+    if (r.space == RenderRequest::Space::Text) r.weights = QVector<double>(c.t_weights.begin(), c.t_weights.end());
+    r.slerp = c.blend == BlendMode::Slerp;
+    return r;
+  }
+
+ private:
+  Engine& engine() {
+    if (!engine_) throw ConfigError("no model is loaded: open a model package first (File > Open Model)");
+    return *engine_;
+  }
+
+  ::gg::Source toSource(const Source& s, double psi) const {
+    ::gg::Source out;
+    out.prompt = s.prompt.toStdString();
+    out.seed = s.seed;
+    out.psi = psi;
+    if (!s.latent.isEmpty()) {
+      const auto it = latents_.find(s.latent);
+      if (it == latents_.end())
+        throw ConfigError("the inverted latent '" + s.latent.toStdString() +
+                          "' belongs to another model; invert the image again");
+      out.latent = it->second;
+    }
+    return out;
+  }
+
+  Source fromSource(const ::gg::Source& s) {
+    Source out{QString::fromStdString(s.prompt), s.seed, {}};
+    if (s.latent) {
+      out.latent = QStringLiteral("inv%1").arg(++latent_counter_);
+      latents_[out.latent] = *s.latent;
+    }
+    return out;
+  }
+
+  // One recipe per grid cell.
+  std::vector<Recipe> recipes(const RenderRequest& r) const {
+    std::vector<Recipe> out;
+    Recipe base;
+    base.upsample = r.upsample;
+    switch (r.kind) {
+      case RenderRequest::Kind::Generate: {
+        for (int i = 0; i < std::max(1, r.count); ++i) {
+          Recipe c = base;
+          Source s = r.source;
+          s.seed += quint64(i);
+          if (i > 0) s.latent.clear();  // the grid's other cells explore seeds around it
+          c.sources.push_back(toSource(s, r.psi));
+          out.push_back(c);
+        }
+        return out;
+      }
+      case RenderRequest::Kind::Mix: {
+        base.sources = {toSource(r.a, r.psi), toSource(r.b, r.psi)};
+        base.w_weights = {1.0, 0.0};
+        base.t_weights = {1.0, 0.0};
+        std::string spec;
+        for (int i = 0; i < r.layer_sources.size(); ++i)
+          if (r.layer_sources[i] == 1) spec += (spec.empty() ? "" : ",") + std::to_string(i);
+        if (!spec.empty() && (r.swap_w || r.swap_text)) {
+          LayerBlend lb;
+          lb.layers = spec;
+          if (r.swap_w) lb.w = {0.0, 1.0};
+          if (r.swap_text) lb.t = {0.0, 1.0};
+          base.layers.push_back(lb);
+        }
+        out.push_back(base);
+        return out;
+      }
+      case RenderRequest::Kind::Interpolate: {
+        for (const Source& s : r.sources) base.sources.push_back(toSource(s, r.psi));
+        std::vector<double> w(r.weights.begin(), r.weights.end());
+        w.resize(base.sources.size(), 0.0);
+        std::vector<double> first(base.sources.size(), 0.0);
+        first[0] = 1.0;
+        base.blend = r.slerp ? BlendMode::Slerp : BlendMode::Lerp;
+        base.w_weights = r.space == RenderRequest::Space::Text ? first : w;
+        base.t_weights = r.space == RenderRequest::Space::W ? first : w;
+        out.push_back(base);
+        return out;
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<Engine> engine_;
+  std::map<QString, Latent> latents_;
+  int latent_counter_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> makeEngineBackend() { return std::make_unique<EngineBackend>(); }
+
+}  // namespace gg::ui

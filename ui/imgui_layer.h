@@ -1,0 +1,69 @@
+// Dear ImGui inside a Qt OpenGL widget: one ImGui context per widget, drawn by
+// ImGui's OpenGL3 backend into the widget's framebuffer, with Qt's mouse,
+// wheel, key and text events forwarded to ImGuiIO (the 1.86 KeysDown/KeyMap
+// API). Ref: imgui examples/example_glfw_opengl3 (the frame loop) and
+// backends/imgui_impl_glfw.cpp (what a platform backend feeds ImGuiIO).
+#pragma once
+#include <QElapsedTimer>
+#include <QSize>
+
+class QWidget;
+class QMouseEvent;
+class QWheelEvent;
+class QKeyEvent;
+struct ImGuiContext;
+
+namespace gg::ui {
+
+class ImGuiLayer {
+ public:
+  ImGuiLayer();
+  ~ImGuiLayer();
+  ImGuiLayer(const ImGuiLayer&) = delete;
+  ImGuiLayer& operator=(const ImGuiLayer&) = delete;
+
+  // With the widget's GL context current. Returns false (and stays disabled)
+  // when the context cannot run the OpenGL3 backend (GL < 3.0 or GLES < 3.0).
+  bool initializeGL(int gl_major, bool gles);
+  void shutdownGL();  // with the context current
+  bool ready() const { return gl_ready_; }
+
+  // Starts a frame (makes this layer's ImGui context current). `logical` is
+  // the widget size, `dpr` its device pixel ratio. Works without GL too
+  // (render() then only ends the frame), so input handling is testable.
+  void newFrame(QSize logical, double dpr);
+  // Ends the frame and draws it into the bound framebuffer.
+  void render();
+
+  // Forwarders: return true when ImGui wants the event (it is over an ImGui
+  // window or an ImGui text field has focus), so the widget must not use it.
+  bool mouseMove(QMouseEvent* e);
+  bool mousePress(QMouseEvent* e);
+  bool mouseRelease(QMouseEvent* e);
+  bool wheel(QWheelEvent* e);
+  bool keyPress(QKeyEvent* e);
+  bool keyRelease(QKeyEvent* e);
+  void mouseLeave();
+  void focusOut();  // releases held keys and buttons
+
+  bool wantsMouse() const;
+  bool wantsKeyboard() const;
+  // True while ImGui needs further frames without new input (an active drag,
+  // a blinking text cursor): the widget keeps repainting while it holds.
+  bool animating() const;
+  ImGuiContext* context() const { return ctx_; }
+
+ private:
+  void makeCurrent() const;
+  bool keyEvent(QKeyEvent* e, bool down);
+  ImGuiContext* ctx_ = nullptr;
+  bool gl_ready_ = false;
+  QElapsedTimer clock_;
+  qint64 last_ns_ = 0;
+};
+
+// Maps a Qt key to the 1.86 KeysDown[] index this layer uses (Qt's own key
+// code folded into 0..511), or -1 for keys ImGui ignores. Exposed for tests.
+int imguiKeyIndex(int qt_key);
+
+}  // namespace gg::ui

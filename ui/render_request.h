@@ -1,0 +1,86 @@
+// What the panels ask the engine worker for, in Qt value types (copied across
+// threads through queued signals). The worker turns a request into an engine
+// recipe; the result carries that recipe back for saving and history.
+#pragma once
+#include <QImage>
+#include <QJsonObject>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+namespace gg::ui {
+
+// One source of an edit: a prompt and a seed, or an inverted latent.
+struct Source {
+  QString prompt;
+  quint64 seed = 0;
+  QString latent;  // non-empty: a latent from the Invert panel (its id), used instead of the seed's w
+  bool operator==(const Source& o) const { return prompt == o.prompt && seed == o.seed && latent == o.latent; }
+};
+
+struct RenderRequest {
+  enum class Kind { Generate, Mix, Interpolate };
+  enum class Space { Text, W, Both };
+  Kind kind = Kind::Generate;
+  quint64 id = 0;  // set by the host; increases with every request
+
+  // Generate: `count` images (a grid) from seeds seed, seed+1, ...
+  Source source;
+  int count = 1;
+  double psi = 1.0;
+  bool upsample = false;
+
+  // Mix: per-slot source (0 = A, 1 = B) for w and for the text, separately switchable.
+  Source a, b;
+  QVector<int> layer_sources;
+  bool swap_w = true;
+  bool swap_text = true;
+
+  // Interpolate: 2 to 4 sources with barycentric weights (summing to 1).
+  QVector<Source> sources;
+  QVector<double> weights;
+  Space space = Space::Both;
+  bool slerp = false;
+
+  QString describe() const;  // one line for the status bar / history tooltips
+};
+
+// A rendered image with the recipe that reproduces it.
+struct RenderResult {
+  quint64 id = 0;
+  RenderRequest request;
+  QImage image;          // RGB888; a grid for count > 1
+  QJsonObject recipe;    // the engine's recipe document
+  double ms = 0.0;       // time in the engine
+};
+
+struct ModelInfo {
+  QString name;
+  QString description;
+  QString folder;
+  QString hash;
+  QString device;
+  int resolution = 0;          // generator output (px)
+  int upsampled_resolution = 0;  // 0: no upsampler
+  QStringList layers;          // W+ slot names, lowest resolution first ("4px.b0", ...)
+  QVector<int> layer_resolutions;
+  QStringList sample_prompts;
+};
+
+// Inversion progress and result.
+struct InvertResult {
+  QString latent;        // id to use in Source::latent
+  QImage target;         // the image inverted (at the model's resolution)
+  QImage reconstruction;
+  double error = 0.0;       // mean squared error of the reconstruction (pixels in [-1, 1])
+  double mean_error = 0.0;  // the same for the prompt's mean w (where the search started)
+  double seconds = 0.0;
+};
+
+}  // namespace gg::ui
+
+Q_DECLARE_METATYPE(gg::ui::RenderRequest)
+Q_DECLARE_METATYPE(gg::ui::RenderResult)
+Q_DECLARE_METATYPE(gg::ui::ModelInfo)
+Q_DECLARE_METATYPE(gg::ui::InvertResult)

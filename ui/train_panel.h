@@ -1,0 +1,112 @@
+// The Train tab: settings for a `gigagan train` run, Start / Pause / Resume /
+// Stop, a progress bar with images seen, images/s and ETA, live loss curves
+// per term (Qt Charts), the latest sample grid, and the run's checkpoints with
+// "Use in studio" (which loads the checkpoint's package).
+#pragma once
+#include <QMap>
+#include <QWidget>
+
+#include "train_process.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QProcess;
+class QChart;
+class QChartView;
+class QLineSeries;
+class QValueAxis;
+class QLogValueAxis;
+
+namespace gg::ui {
+
+class TrainPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit TrainPanel(QWidget* parent = nullptr);
+
+  TrainProcess* process() { return process_; }
+  // The settings as the form shows them.
+  TrainSettings settings() const;
+  void setSettings(const TrainSettings& s);
+  bool running() const { return process_->running(); }
+
+  // For tests and the screenshot script.
+  QStringList checkpointPackages() const;
+  QStringList lossTerms() const { return series_.keys(); }
+  int lossPointCount(const QString& term) const;
+  qint64 imagesSeen() const { return images_; }
+  QString latestSamplePath() const { return latest_sample_; }
+  QString statusText() const;
+
+ public Q_SLOTS:
+  void startRun();
+  void togglePause();
+  void stopRun();
+  void useSelectedCheckpoint();
+
+ Q_SIGNALS:
+  // "Use in studio": load this package folder.
+  void usePackage(const QString& package_dir);
+  // One line for the status bar.
+  void statusMessage(const QString& text);
+  void runFinished(bool ok, const QString& summary);
+
+ private:
+  void onEvent(const TrainEvent& e);
+  void onState(TrainProcess::State s);
+  void onFinished(bool ok, const QString& summary);
+  void addLossPoint(const QString& term, double x, double y);
+  void showSample(const QString& path);
+  void buildEmojiDataset();
+  void resetRunView();
+  QString defaultRunFolder() const;
+
+  TrainProcess* process_;
+  QProcess* data_process_ = nullptr;
+  // Form.
+  QLineEdit* data_ = nullptr;
+  QComboBox* config_ = nullptr;
+  QComboBox* base_ = nullptr;
+  QLineEdit* init_ = nullptr;
+  QLineEdit* clip_ = nullptr;
+  QSpinBox* checkpoint_k_ = nullptr;
+  QLineEdit* out_ = nullptr;
+  QCheckBox* resume_ = nullptr;
+  QSpinBox* batch_ = nullptr;
+  QSpinBox* images_k_ = nullptr;
+  QCheckBox* aug_color_ = nullptr;
+  QCheckBox* aug_translation_ = nullptr;
+  QCheckBox* aug_cutout_ = nullptr;
+  QDoubleSpinBox* lr_ = nullptr;
+  QPushButton* start_ = nullptr;
+  QPushButton* pause_ = nullptr;
+  QPushButton* stop_ = nullptr;
+  QWidget* form_ = nullptr;
+  // Run view.
+  QProgressBar* progress_ = nullptr;
+  QLabel* progress_label_ = nullptr;
+  QChart* chart_ = nullptr;
+  QChartView* chart_view_ = nullptr;
+  QValueAxis* axis_x_ = nullptr;
+  QValueAxis* axis_y_ = nullptr;
+  QMap<QString, QLineSeries*> series_;
+  double y_min_ = 0.0, y_max_ = 0.0;
+  QLabel* sample_ = nullptr;
+  QListWidget* checkpoints_ = nullptr;
+  QPushButton* use_ = nullptr;
+  QPlainTextEdit* log_ = nullptr;
+  qint64 images_ = 0;
+  qint64 images_target_ = 0;
+  QString latest_sample_;
+  QString run_dir_;
+};
+
+}  // namespace gg::ui
