@@ -192,7 +192,9 @@ Command train_clip_command() {
     auto train = open_split(args.get("data"), clip.vision_config.image_size, "train", true);
     auto val = open_split(args.get("data"), clip.vision_config.image_size, "val", false);
     ClipTrainer trainer(clip, o, train, val, run, args.get("tokenizer"), device);
-    return drive(trainer, run, loop, args, {{"config", config_path}, {"train_size", train->size()}}, out);
+    return drive(trainer, run, loop, args,
+                 {{"config", config_path}, {"train_size", train->report().usable}, {"dataset", json::parse(train->report().to_json())}},
+                 out);
   };
   return c;
 }
@@ -313,7 +315,11 @@ Command train_command() {
       else throw ConfigError("--init '" + file + "' holds a " + ck.kind + ", not a generator");
     }
     return drive(trainer, run, loop, args,
-                 {{"config", config_path}, {"train_size", train->size()}, {"clip", clip.clip_file}}, out);
+                 {{"config", config_path},
+                  {"train_size", train->report().usable},
+                  {"dataset", json::parse(train->report().to_json())},
+                  {"clip", clip.clip_file}},
+                 out);
   };
   return c;
 }

@@ -38,17 +38,25 @@ void train_clip_tokenizer(const Dataset& dataset, const ClipConfig& config, cons
   BpeTrainer trainer(bpe);
   for (int64_t i = 0; i < dataset.size(); ++i) trainer.add_text(dataset.entry(i).caption);
   BpeVocabulary vocab = trainer.train();
-  // A vocabulary that ran out of pairs is smaller: its specials are the last two ids.
+  // A small caption set runs out of pairs before the config's vocabulary size:
+  // pad with placeholder tokens (never produced by a merge) so the special
+  // tokens keep the ids the CLIP config expects.
+  const int64_t target = config.text_config.vocab_size;
+  if (vocab.size() > target)
+    throw ConfigError("BPE vocabulary of " + std::to_string(vocab.size()) + " tokens exceeds vocab_size " +
+                      std::to_string(target));
+  if (vocab.size() < target) {
+    std::vector<std::string> specials(vocab.tokens.end() - 2, vocab.tokens.end());
+    vocab.tokens.resize(vocab.tokens.size() - 2);
+    for (int64_t k = 0; static_cast<int64_t>(vocab.tokens.size()) < target - 2; ++k)
+      vocab.tokens.push_back("<|unused_" + std::to_string(k) + "|>");
+    vocab.tokens.insert(vocab.tokens.end(), specials.begin(), specials.end());
+  }
   const int64_t bos = vocab.size() - 2, eos = vocab.size() - 1;
-  if (vocab.size() == config.text_config.vocab_size &&
-      (bos != config.text_config.bos_token_id || eos != config.text_config.eos_token_id))
+  if (bos != config.text_config.bos_token_id || eos != config.text_config.eos_token_id)
     throw ConfigError("the CLIP config's bos/eos ids (" + std::to_string(config.text_config.bos_token_id) + ", " +
                       std::to_string(config.text_config.eos_token_id) + ") are not the vocabulary's last two ids (" +
                       std::to_string(bos) + ", " + std::to_string(eos) + ")");
-  if (vocab.size() != config.text_config.vocab_size)
-    throw DatasetError("the captions of '" + dataset.report().root.string() + "' only support " +
-                       std::to_string(vocab.size()) + " BPE tokens, fewer than the CLIP config's vocab_size " +
-                       std::to_string(config.text_config.vocab_size) + "; use a config with a smaller vocabulary");
   save_bpe_vocabulary(vocab, folder);
 }
 

@@ -36,8 +36,9 @@ GG_CONFIG_JSON(ClipTrainOptions, batch, lr, weight_decay, warmup_images, lr_min_
 // Tokenizer for a CLIP config: context = max_position_embeddings, pad id from the config.
 Tokenizer load_clip_tokenizer(const std::string& folder, const ClipConfig& config);
 // Trains a BPE vocabulary of the config's vocab_size on the captions of `dataset`
-// and writes it to `folder` (vocab.json + merges.txt). Checks that its special
-// ids agree with the config's bos/eos.
+// and writes it to `folder` (vocab.json + merges.txt). When the captions run
+// out of pairs first, placeholder tokens fill the gap, so the special tokens
+// always get the config's bos/eos ids (checked).
 void train_clip_tokenizer(const Dataset& dataset, const ClipConfig& config, const std::string& folder);
 
 class ClipTrainer : public TrainerBase {

@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "losses.h"
 #include "model_io.h"
+#include "package.h"
 
 namespace gg {
 
@@ -37,13 +38,16 @@ TextCache::Features TextCache::get(const std::vector<std::string>& captions) {
   std::set<std::string> seen;
   for (const auto& c : captions)
     if (!cache_.count(c) && seen.insert(c).second) missing.push_back(c);
-  if (!missing.empty()) {
+  // One caption per forward: a caption's features must not depend on which
+  // other captions were missing at the same time (batched GEMMs may round
+  // differently), or a resumed run would drift from an uninterrupted one.
+  for (const auto& c : missing) {
     torch::NoGradGuard ng;
-    TokenBatch tb = tokenizer_.encode_batch(missing);
-    auto f = clip_->text_features(tb.ids.to(device_));
-    auto embed = clip_->encode_text(tb.ids.to(device_));
-    for (size_t i = 0; i < missing.size(); ++i)
-      cache_[missing[i]] = Entry{f.tokens[i], f.pooled[i], embed[i], tb.eot_index[i].item<int64_t>()};
+    TokenBatch tb = tokenizer_.encode_batch({c});
+    auto ids = tb.ids.to(device_);
+    auto f = clip_->text_features(ids);
+    auto embed = clip_->encode_text(ids);
+    cache_[c] = Entry{f.tokens[0], f.pooled[0], embed[0], tb.eot_index[0].item<int64_t>()};
   }
   std::vector<torch::Tensor> tokens, pooled, embed;
   std::vector<int64_t> eot;
@@ -295,7 +299,10 @@ StepResult GanTrainer::step() {
       total = total + options_.vision_weight * g_vision;
       check("g_vision", g_vision);
     }
-    if (options_.inject_nan_at_step == steps) total = total * std::numeric_limits<double>::quiet_NaN();
+    if (options_.inject_nan_at_step == steps && !nan_injected_) {
+      nan_injected_ = true;  // once per process, so a rollback can get past it
+      total = total * std::numeric_limits<double>::quiet_NaN();
+    }
     check("g_total", total);
     measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
   }
@@ -456,8 +463,17 @@ bool GanTrainer::write_samples(const fs::path& path) {
 }
 
 std::string GanTrainer::export_package(const RunFolder& run) {
-  (void)run;
-  return "";
+  // The current G_ema with the frozen CLIP and its tokenizer: a model package
+  // the engine and the studio load as is ("Use in studio").
+  ModelPackage pkg;
+  pkg.name = run.root().filename().string();
+  pkg.description = description_ + " (" + std::to_string(images) + " images)";
+  pkg.sample_prompts = sample_captions_;
+  pkg.tokenizer_folder = tokenizer_folder_;
+  pkg.clip = clip_;
+  pkg.generator = G_ema_;
+  save_package(run.package_dir().string(), pkg);
+  return run.package_dir().string();
 }
 
 }  // namespace gg

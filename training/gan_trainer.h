@@ -51,7 +51,7 @@ struct GanTrainOptions {
   uint64_t seed = 0;
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
-  int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step
+  int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step (once per process)
   void validate() const;
 };
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
@@ -166,6 +166,7 @@ class GanTrainer : public TrainerBase {
   torch::Tensor sample_z_;
   std::string tokenizer_folder_, description_;
   bool profiling_ = false;
+  bool nan_injected_ = false;
   StepProfile profile_;
 };
 

@@ -1,0 +1,271 @@
+// The trainers of training/ (gan_trainer.h, clip_trainer.h, run.h) through
+// the real `gigagan train` / `train-clip` commands on the `tiny` preset:
+// exact resume, NaN handling (stop and rollback), checkpoint atomicity,
+// progress events, broken files, the contrastive loss on known inputs.
+#include <QtTest/QtTest>
+
+#include <fstream>
+#include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "clip_trainer.h"
+#include "run.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+Result run(const std::vector<std::string>& argv) {
+  std::ostringstream out, err;
+  const int code = gg::cli::run(argv, out, err);
+  return {code, out.str(), err.str()};
+}
+bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+// `count` 16 px images with distinct colours and bars, sidecar captions (kohya
+// layout), plus `broken` files that are not images.
+void make_dataset(const fs::path& dir, int count, int broken = 0) {
+  fs::create_directories(dir);
+  const char* colours[] = {"red", "green", "blue", "yellow", "cyan", "magenta", "white", "black"};
+  for (int i = 0; i < count; ++i) {
+    cv::Mat img(16, 16, CV_8UC3, cv::Scalar(255 * (i & 1), 255 * ((i >> 1) & 1), 255 * ((i >> 2) & 1)));
+    for (int y = 0; y < 16; ++y) img.at<cv::Vec3b>(y, i % 16) = cv::Vec3b(128, 128, 128);
+    const std::string stem = "img" + std::to_string(i);
+    cv::imwrite((dir / (stem + ".png")).string(), img);
+    std::ofstream(dir / (stem + ".txt")) << colours[i % 8] << " square with a bar at " << i << ", test style";
+  }
+  for (int i = 0; i < broken; ++i) {
+    std::ofstream(dir / ("broken" + std::to_string(i) + ".png")) << "not a png";
+    std::ofstream(dir / ("broken" + std::to_string(i) + ".txt")) << "a broken picture";
+  }
+}
+
+std::vector<std::string> train_args(const fs::path& data, const fs::path& out, int images) {
+  return {"train", "--data", data.string(), "--config", "tiny", "--clip", "random", "--out", out.string(),
+          "--images", std::to_string(images), "--batch", "4", "--threads", "1", "--progress", "json"};
+}
+
+std::vector<gg::json> events(const std::string& out) {
+  std::vector<gg::json> ev;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) ev.push_back(gg::json::parse(line));  // every stdout line must be one JSON object
+  return ev;
+}
+
+double max_diff(const gg::TensorMap& a, const gg::TensorMap& b, const std::string& prefix, int* compared) {
+  double worst = 0;
+  for (const auto& [name, t] : a) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    auto it = b.find(name);
+    if (it == b.end()) return 1e9;
+    worst = std::max(worst, (t.to(torch::kDouble) - it->second.to(torch::kDouble)).abs().max().item<double>());
+    ++*compared;
+  }
+  return worst;
+}
+
+}  // namespace
+
+class TestTrainer : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  fs::path root() const { return fs::path(tmp_.path().toStdString()); }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    make_dataset(root() / "data", 8);
+  }
+
+  // A run of 2k steps and a run of k steps, stopped, resumed and run k more,
+  // end with the same weights, EMA and optimiser state.
+  void resumeIsExact() {
+    const fs::path a = root() / "resume-a", b = root() / "resume-b";
+    auto ra = run(train_args(root() / "data", a, 40));
+    QVERIFY2(ra.code == 0, ra.err.c_str());
+    auto rb1 = run(train_args(root() / "data", b, 20));
+    QVERIFY2(rb1.code == 0, rb1.err.c_str());
+    auto rb2 = run(train_args(root() / "data", b, 40));
+    QVERIFY2(rb2.code == 0, rb2.err.c_str());
+    const auto ev = events(rb2.out);
+    QCOMPARE(ev.front().value("event", ""), std::string("start"));
+    QVERIFY(ev.front().value("resumed", false));
+    QCOMPARE(ev.front().value("images", -1), 20);
+    const auto ca = gg::load_checkpoint((a / "checkpoints" / "ckpt-000000000040.safetensors").string());
+    const auto cb = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000040.safetensors").string());
+    for (const char* prefix : {"G.", "G_ema.", "D.", "VA.", "adam_g.", "adam_d.", "rng."}) {
+      int n = 0;
+      const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
+      QVERIFY2(n > 0, prefix);
+      QVERIFY2(d == 0.0, (std::string(prefix) + " differs by " + std::to_string(d)).c_str());
+    }
+    // Training moved the weights (the comparison is not between two copies of the init).
+    const auto c20 = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000020.safetensors").string());
+    int n = 0;
+    QVERIFY(max_diff(ca.tensors, c20.tensors, "G.", &n) > 1e-4);
+  }
+
+  // Contract 2: every stdout line is an event; start, steps, a sample grid, a
+  // checkpoint with a loadable package, done; stats.jsonl has a line per tick.
+  void progressEventsAndRunFolder() {
+    const fs::path out = root() / "progress";
+    auto args = train_args(root() / "data", out, 16);
+    args.insert(args.end(), {"--checkpoint-every", "8", "--keep", "1"});
+    auto r = run(args);
+    QVERIFY2(r.code == 0, r.err.c_str());
+    std::map<std::string, int> count;
+    gg::json last_checkpoint;
+    for (const auto& e : events(r.out)) {
+      ++count[e.at("event").get<std::string>()];
+      if (e["event"] == "checkpoint") last_checkpoint = e;
+      if (e["event"] == "step") {
+        QVERIFY(e.at("losses").contains("g_gan") && e.at("losses").contains("d_real") &&
+                e.at("losses").contains("g_clip") && e.at("losses").contains("d_match") &&
+                e.at("losses").contains("g_vision"));
+        QVERIFY(e.at("images_per_s").get<double>() > 0);
+      }
+    }
+    QCOMPARE(count["start"], 1);
+    QCOMPARE(count["step"], 4);
+    QCOMPARE(count["checkpoint"], 2);
+    QCOMPARE(count["done"], 1);
+    QVERIFY(count["sample"] >= 1);
+    QVERIFY(fs::exists(last_checkpoint.at("path").get<std::string>()));
+    QVERIFY(fs::exists(fs::path(last_checkpoint.at("package").get<std::string>()) / "package.json"));
+    QCOMPARE(gg::RunFolder(out).checkpoints().size(), size_t(1));  // --keep 1
+    std::ifstream stats(out / "stats.jsonl");
+    int lines = 0;
+    for (std::string line; std::getline(stats, line);) lines += gg::json::parse(line).contains("losses");
+    QCOMPARE(lines, 4);
+  }
+
+  // A NaN stops the run without writing a checkpoint; the last good one stays.
+  void nanStopsAndKeepsLastCheckpoint() {
+    const fs::path out = root() / "nan";
+    auto args = train_args(root() / "data", out, 40);
+    args.insert(args.end(), {"--checkpoint-every", "8", "--inject-nan-at-step", "3"});
+    auto r = run(args);
+    QCOMPARE(r.code, 1);
+    gg::json error;
+    for (const auto& e : events(r.out))
+      if (e["event"] == "error") error = e;
+    const std::string msg = error.value("message", "");
+    QVERIFY2(contains(msg, "non-finite loss 'g_total'") && contains(msg, "ckpt-000000000008"), msg.c_str());
+    auto cks = gg::RunFolder(out).checkpoints();
+    QCOMPARE(cks.size(), size_t(1));
+    QVERIFY(contains(cks.back().string(), "ckpt-000000000008"));
+    gg::load_checkpoint(cks.back().string());  // loadable
+  }
+
+  // With --nan-rollbacks, the run reloads the last checkpoint, halves the lr and finishes.
+  void nanRollsBack() {
+    const fs::path out = root() / "rollback";
+    auto args = train_args(root() / "data", out, 24);
+    args.insert(args.end(), {"--checkpoint-every", "8", "--inject-nan-at-step", "3", "--nan-rollbacks", "1"});
+    auto r = run(args);
+    QVERIFY2(r.code == 0, r.err.c_str());
+    bool warned = false;
+    double lr = 0;
+    for (const auto& e : events(r.out)) {
+      if (e["event"] == "warning" && contains(e.value("message", ""), "rolled back")) warned = true;
+      if (e["event"] == "step") lr = e.at("lr").get<double>();
+    }
+    QVERIFY(warned);
+    QCOMPARE(lr, 1e-3);  // 2e-3 halved
+  }
+
+  // A checkpoint write interrupted half-way (a partial temporary file) leaves
+  // the previous checkpoint the newest one, loadable; a failed write throws
+  // and changes nothing.
+  void interruptedWriteKeepsPrevious() {
+    gg::RunFolder folder(root() / "atomic");
+    gg::Checkpoint ck;
+    ck.kind = "train-state";
+    ck.tensors["x"] = torch::arange(10, torch::kFloat);
+    const auto first = folder.save(100, ck, 3);
+    const std::string bytes = [&] {
+      std::ifstream in(first, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    std::ofstream(folder.checkpoint_path(200).string() + ".tmp.4242", std::ios::binary)
+        << bytes.substr(0, bytes.size() / 2);
+    QCOMPARE(folder.latest_checkpoint()->string(), first.string());
+    QVERIFY(gg::load_checkpoint(folder.latest_checkpoint()->string()).tensors.at("x").equal(ck.tensors["x"]));
+    // A torn file under the final name (not produced by the atomic writer) is caught on load.
+    std::ofstream(folder.checkpoint_path(300), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    GG_VERIFY_THROWS_WITH(gg::load_checkpoint(folder.checkpoint_path(300).string()), gg::CheckpointError,
+                          "ckpt-000000000300");
+    fs::remove(folder.checkpoint_path(300));
+    // The checkpoints folder made read-only: the write fails with a message, the old file survives.
+    if (::geteuid() != 0) {
+      fs::permissions(folder.checkpoints_dir(), fs::perms::owner_read | fs::perms::owner_exec);
+      GG_VERIFY_THROWS_WITH(folder.save(400, ck, 3), gg::CheckpointError, "cannot");
+      fs::permissions(folder.checkpoints_dir(), fs::perms::owner_all);
+    }
+    QCOMPARE(folder.latest_checkpoint()->string(), first.string());
+  }
+
+  // Broken and caption-less files are skipped and reported in the start event.
+  void brokenFilesAreSkippedAndReported() {
+    make_dataset(root() / "broken-data", 6, 2);
+    std::ofstream(root() / "broken-data" / "nocaption.png") << "x";
+    auto r = run(train_args(root() / "broken-data", root() / "broken-run", 8));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const auto start = events(r.out).front();
+    QCOMPARE(start.at("train_size").get<int>(), 6);
+    const std::string report = start.at("dataset").dump();
+    QVERIFY2(contains(report, "unreadable") && contains(report, "broken0.png"), report.c_str());
+    // An empty dataset is an error that says why.
+    fs::create_directories(root() / "empty-data");
+    auto e = run(train_args(root() / "empty-data", root() / "empty-run", 8));
+    QCOMPARE(e.code, 1);
+    QVERIFY2(contains(e.err, "empty-data"), e.err.c_str());
+  }
+
+  // train-clip: contrastive loss falls on a small set; its outputs serve `train --clip`.
+  void trainClipThenUseIt() {
+    const fs::path out = root() / "clip";
+    auto r = run({"train-clip", "--data", (root() / "data").string(), "--config", "tiny", "--out", out.string(),
+                  "--images", "320", "--batch", "8", "--warmup", "16", "--lr", "2e-3", "--augment", "",
+                  "--threads", "1", "--progress", "json"});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    std::vector<double> losses;
+    for (const auto& e : events(r.out))
+      if (e["event"] == "step") losses.push_back(e["losses"]["clip"].get<double>());
+    QVERIFY(losses.size() >= 10);
+    const double first = (losses[0] + losses[1]) / 2, last = (losses[losses.size() - 1] + losses[losses.size() - 2]) / 2;
+    QVERIFY2(last < 0.5 * first, (std::to_string(first) + " -> " + std::to_string(last)).c_str());
+    QVERIFY(fs::exists(out / "clip.safetensors") && fs::exists(out / "tokenizer" / "vocab.json"));
+    auto g = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", out.string(), "--out",
+                  (root() / "gan-on-clip").string(), "--images", "8", "--batch", "4", "--threads", "1"});
+    QVERIFY2(g.code == 0, g.err.c_str());
+  }
+
+  // The contrastive loss on hand-made inputs: aligned pairs give a low loss,
+  // swapped pairs a high one; equal captions are all positives.
+  void contrastiveLossKnownValues() {
+    auto eye = torch::eye(3);
+    auto scale = torch::tensor(10.0);
+    const double aligned = gg::clip_contrastive_loss(eye, eye, scale, {"a", "b", "c"}).item<double>();
+    const double expected = -std::log(std::exp(10.0) / (std::exp(10.0) + 2.0));
+    QVERIFY(std::abs(aligned - expected) < 1e-5);
+    auto swapped = eye.index_select(0, torch::tensor({1, 0, 2}));
+    QVERIFY(gg::clip_contrastive_loss(swapped, eye, scale, {"a", "b", "c"}).item<double>() > 5);
+    // Rows 0 and 1 share a caption: both texts are right for both images.
+    auto two = torch::tensor({{1.f, 0.f}, {1.f, 0.f}});
+    const double dup = gg::clip_contrastive_loss(two, two, scale, {"same", "same"}).item<double>();
+    QVERIFY(std::abs(dup - std::log(2.0)) < 1e-5);  // uniform over two equal positives
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "test_trainer.moc"
