@@ -121,7 +121,9 @@ std::string resolve_config_path(const std::string& s) {
 namespace {
 
 std::vector<Command> commands() {
-  return {info_command(), bench_command(), data_command(), train_command(), train_clip_command()};
+  return {info_command(),     bench_command(),    data_command(),  train_command(),
+          train_clip_command(), generate_command(), mix_command(),   interpolate_command(),
+          invert_command(),     upsample_command(), render_command()};
 }
 
 void print_usage(std::ostream& out) {

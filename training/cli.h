@@ -57,6 +57,12 @@ Command bench_command();
 Command data_command();
 Command train_command();
 Command train_clip_command();
+Command generate_command();
+Command mix_command();
+Command interpolate_command();
+Command invert_command();
+Command upsample_command();
+Command render_command();
 // `gigagan bench --train`: times full training steps (training/cli_train.cpp).
 int train_bench(const Args& args, std::ostream& out);
 

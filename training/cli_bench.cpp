@@ -11,6 +11,7 @@
 
 #include "adaptive_conv2d.h"
 #include "cli.h"
+#include "cli_engine.h"
 #include "generator.h"
 #include "model_config.h"
 #include "runtime.h"
@@ -76,12 +77,18 @@ Command bench_command() {
       {"warmup", "N", "untimed iterations first", "2"},
       {"reference-gflops", "X", "FLOP rate for the 'x floor' column", "140"},
       {"train", "", "time full training steps (G and D, all losses) instead of generation", ""},
+      {"engine", "PKG|PRESET",
+       "time the editing engine instead (64 px from cached text, interpolation, mixing, upsampler) on a model "
+       "package, or a preset with random weights", ""},
+      {"inversion", "", "with --engine: also time inversion into W and W+", ""},
+      {"inversion-steps", "N", "with --inversion: steps", "300"},
       {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
       device_option(),
       threads_option(),
   };
   c.run = [](const Args& args, std::ostream& out) {
     if (args.flag("train")) return train_bench(args, out);
+    if (args.has("engine")) return engine_bench(args, out);
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
     set_adaconv_impl(parse_adaconv_impl(args.get("adaconv")));
