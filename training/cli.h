@@ -57,6 +57,8 @@ Command bench_command();
 Command data_command();
 Command train_command();
 Command train_clip_command();
+Command train_upsampler_command();
+Command eval_command();
 Command generate_command();
 Command mix_command();
 Command interpolate_command();

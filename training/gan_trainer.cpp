@@ -102,7 +102,8 @@ auto measured(bool on, StepProfile& profile, const char* phase, double multiplie
 }  // namespace
 
 GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options, std::shared_ptr<const Dataset> train,
-                       ClipModel clip, std::shared_ptr<Tokenizer> tokenizer, torch::Device device, DataParallel dp)
+                       ClipModel clip, std::shared_ptr<Tokenizer> tokenizer, torch::Device device, DataParallel dp,
+                       GanTarget target)
     : config_(config),
       options_(options),
       train_(std::move(train)),
@@ -110,7 +111,8 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
       tokenizer_(std::move(tokenizer)),
       device_(device),
       dp_(std::move(dp)),
-      augment_(AugmentPolicy::parse(options.augment)) {
+      augment_(AugmentPolicy::parse(options.augment)),
+      target_(target) {
   config_.validate();
   options_.validate();
   if (dp_.world < 1 || dp_.rank < 0 || dp_.rank >= dp_.world)
@@ -123,9 +125,15 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
   if (per_rank % micro_ != 0)
     throw ConfigError("GanTrainOptions.micro_batch (" + std::to_string(micro_) + ") must divide the batch per rank (" +
                       std::to_string(per_rank) + ")");
-  if (train_->options().resolution != config_.generator.resolution)
-    throw ConfigError("the dataset is opened at " + std::to_string(train_->options().resolution) +
-                      " px but the generator makes " + std::to_string(config_.generator.resolution) + " px");
+  const bool up = target_ == GanTarget::Upsampler;
+  const int want = up ? config_.upsampler.input_resolution : config_.generator.resolution;
+  if (train_->options().resolution != want)
+    throw ConfigError("the dataset is opened at " + std::to_string(train_->options().resolution) + " px but the " +
+                      (up ? "upsampler takes " : "generator makes ") + std::to_string(want) + " px");
+  if (up && train_->options().hr_resolution != config_.upsampler.output_resolution)
+    throw ConfigError("the upsampler makes " + std::to_string(config_.upsampler.output_resolution) +
+                      " px but the dataset's high-res pairs are " + std::to_string(train_->options().hr_resolution) +
+                      " px");
 
   clip_->to(device_);
   clip_->eval();
@@ -133,19 +141,25 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
   text_ = std::make_unique<TextCache>(clip_, *tokenizer_, device_);
 
   torch::manual_seed(options_.seed);
-  G_ = Generator(config_.generator);
-  D_ = Discriminator(config_.discriminator);
-  G_->to(device_);
+  if (up) {
+    U_ = Upsampler(config_.upsampler);
+    U_ema_ = Upsampler(config_.upsampler);
+    D_ = Discriminator(config_.upsampler_discriminator);
+  } else {
+    G_ = Generator(config_.generator);
+    G_ema_ = Generator(config_.generator);
+    D_ = Discriminator(config_.discriminator);
+  }
+  net().to(device_);
+  net_ema().to(device_);
   D_->to(device_);
-  G_ema_ = Generator(config_.generator);
-  G_ema_->to(device_);
   {
     torch::NoGradGuard ng;
-    load_state_dict_strict(*G_ema_, state_dict(*G_), "G");
+    load_state_dict_strict(net_ema(), state_dict(net()), "the trained network");
   }
-  G_ema_->eval();
-  for (auto& p : G_ema_->parameters()) p.requires_grad_(false);
-  if (config_.vision_aided.enabled && options_.vision_weight > 0) {
+  net_ema().eval();
+  for (auto& p : net_ema().parameters()) p.requires_grad_(false);
+  if (!up && config_.vision_aided.enabled && options_.vision_weight > 0) {
     VA_ = VisionAidedDiscriminator(config_.vision_aided, clip_->vision_model);
     VA_->to(device_);
   }
@@ -155,8 +169,8 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
   ag.beta1 = options_.beta1;
   ag.beta2 = options_.beta2;
   ag.weight_decay = options_.attention_weight_decay;
-  adam_g_ = std::make_unique<Adam>(trainable_parameters(*G_, "G."), ag,
-                                   parameter_names_of(*G_, attention_weight_decay_parameters(*G_), "G."));
+  adam_g_ = std::make_unique<Adam>(trainable_parameters(net(), "G."), ag,
+                                   parameter_names_of(net(), attention_weight_decay_parameters(net()), "G."));
   // Lazy regularisation (StyleGAN2): D's optimiser runs on a c = k/(k+1)
   // longer effective horizon to keep the step size of the regularised problem.
   const double c = static_cast<double>(options_.r1_interval) / (options_.r1_interval + 1);
@@ -170,11 +184,22 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     for (auto& p : trainable_parameters(*VA_, "VA.")) d_params.push_back(p);
   adam_d_ = std::make_unique<Adam>(d_params, ad, d_decay);
 
-  // Fixed sample prompts (evenly spaced through the data) and seeds.
+  // Fixed sample prompts (evenly spaced through the data) and seeds; the
+  // upsampler also keeps their (low, high) images.
   const int64_t n = std::min<int64_t>(options_.sample_prompts, train_->size());
-  for (int64_t k = 0; k < n; ++k) sample_captions_.push_back(train_->entry(k * train_->size() / n).caption);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t i = k * train_->size() / n;
+    sample_captions_.push_back(train_->entry(i).caption);
+    if (up) {
+      auto s = train_->load(i);
+      if (!s) throw DatasetError("sample image '" + train_->entry(i).image.string() + "' cannot be read");
+      sample_low_.push_back(s->image);
+      sample_high_.push_back(s->image_hr);
+    }
+  }
   auto gen = at::detail::createCPUGenerator(options_.seed + 12345);
-  sample_z_ = torch::randn({options_.sample_seeds, config_.generator.z_dim}, gen).to(device_);
+  const int z_dim = up ? config_.upsampler.z_dim : config_.generator.z_dim;
+  sample_z_ = torch::randn({options_.sample_seeds, z_dim}, gen).to(device_);
   start_loader(0);
 }
 
@@ -193,8 +218,56 @@ void GanTrainer::start_loader(int64_t position) {
 
 void GanTrainer::init_generator(const TensorMap& generator, const std::string& source) {
   torch::NoGradGuard ng;
-  load_state_dict_strict(*G_, generator, source);
-  load_state_dict_strict(*G_ema_, generator, source);
+  load_state_dict_strict(net(), generator, source);
+  load_state_dict_strict(net_ema(), generator, source);
+}
+
+torch::nn::Module& GanTrainer::net() { return U_ ? static_cast<torch::nn::Module&>(*U_) : *G_; }
+torch::nn::Module& GanTrainer::net_ema() { return U_ema_ ? static_cast<torch::nn::Module&>(*U_ema_) : *G_ema_; }
+const torch::nn::Module& GanTrainer::net() const { return U_ ? static_cast<const torch::nn::Module&>(*U_) : *G_; }
+const torch::nn::Module& GanTrainer::net_ema() const {
+  return U_ema_ ? static_cast<const torch::nn::Module&>(*U_ema_) : *G_ema_;
+}
+
+std::vector<torch::Tensor> GanTrainer::generate(bool ema, const torch::Tensor& z, const TextCache::Features& text,
+                                                const torch::Tensor& low) {
+  if (target_ == GanTarget::Upsampler)
+    return (ema ? U_ema_ : U_)->forward(low, z, text.tokens, text.eot_index, /*add_input_noise=*/true);
+  return (ema ? G_ema_ : G_)->forward(z, text.tokens, text.eot_index);
+}
+
+torch::Tensor GanTrainer::perceptual_loss(const torch::Tensor& fake, const torch::Tensor& real) {
+  // fake, real: [N, 3, R, R] in [-1, 1]. CLIP hidden states of every layer,
+  // layer-normalised per token (as LPIPS unit-normalises channels), squared
+  // distance averaged; on the whole image and on a random crop of the CLIP's
+  // input size at full resolution (same place in both), so fine detail counts.
+  const auto& vc = clip_->vision_model->config;
+  const int64_t s = vc.image_size, r = fake.size(2);
+  auto features = [&](const torch::Tensor& x) {
+    auto enc = clip_->vision_model->forward(clip_preprocess(x, s));
+    std::vector<torch::Tensor> f;
+    for (size_t l = 1; l < enc.hidden_states.size(); ++l)
+      f.push_back(torch::layer_norm(enc.hidden_states[l], {enc.hidden_states[l].size(-1)}));
+    return f;
+  };
+  auto distance = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    auto fa = features(a);
+    std::vector<torch::Tensor> fb;
+    {
+      torch::NoGradGuard ng;
+      fb = features(b);
+    }
+    torch::Tensor d = torch::zeros({}, a.options());
+    for (size_t l = 0; l < fa.size(); ++l) d = d + (fa[l] - fb[l]).pow(2).mean();
+    return d / static_cast<double>(fa.size());
+  };
+  torch::Tensor loss = distance(fake, real);
+  if (r > s) {
+    const int64_t y = torch::randint(0, r - s + 1, {1}).item<int64_t>();
+    const int64_t x = torch::randint(0, r - s + 1, {1}).item<int64_t>();
+    loss = loss + distance(fake.slice(2, y, y + s).slice(3, x, x + s), real.slice(2, y, y + s).slice(3, x, x + s));
+  }
+  return loss;
 }
 
 void GanTrainer::set_package_sources(std::string tokenizer_folder, std::string description) {
@@ -216,14 +289,14 @@ torch::Tensor GanTrainer::draw_z(int64_t n) {
 }
 
 void GanTrainer::set_requires_grad(bool g_trains) {
-  for (auto& p : G_->parameters()) p.requires_grad_(g_trains);
+  for (auto& p : net().parameters()) p.requires_grad_(g_trains);
   for (auto& p : D_->parameters()) p.requires_grad_(!g_trains);
   if (VA_)
     for (auto& p : VA_->parameters()) p.requires_grad_(!g_trains);
 }
 
 std::vector<torch::Tensor> GanTrainer::real_pyramid(const torch::Tensor& images) const {
-  return image_pyramid(images, config_.discriminator.levels);
+  return image_pyramid(images, D_->config.levels);
 }
 
 std::vector<torch::Tensor> GanTrainer::augment(const std::vector<torch::Tensor>& pyramid) const {
@@ -253,7 +326,9 @@ StepResult GanTrainer::step() {
       std::vector<std::string>(batch.captions_hat.begin() + begin, batch.captions_hat.begin() + begin + per_rank);
   auto text = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions); });
   auto text_hat = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions_hat); });
-  torch::Tensor reals = batch.images.slice(0, begin, begin + per_rank).to(device_);
+  const bool up = target_ == GanTarget::Upsampler;
+  torch::Tensor lows = batch.images.slice(0, begin, begin + per_rank).to(device_);
+  torch::Tensor reals = up ? batch.images_hr.slice(0, begin, begin + per_rank).to(device_) : lows;
   auto check = [&](const char* name, const torch::Tensor& v) {
     const double x = v.item<double>();
     r.losses[name] += x;
@@ -261,6 +336,7 @@ StepResult GanTrainer::step() {
   };
   torch::Tensor z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   torch::Tensor z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+  // Input noise of the upsampler is drawn inside its forward from the global RNG.
 
   // ---- G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided.
   set_requires_grad(true);
@@ -269,7 +345,8 @@ StepResult GanTrainer::step() {
     const int64_t a = m * micro_, b = a + micro_;
     auto t = slice(text, a, b);
     auto t_hat = slice(text_hat, a, b);
-    auto fake = measured(profiling_, profile_, "G step: G forward", 3, [&] { return G_->forward(z_g.slice(0, a, b), t.tokens, t.eot_index); });
+    auto fake = measured(profiling_, profile_, "G step: G forward", 3,
+                         [&] { return generate(false, z_g.slice(0, a, b), t, lows.slice(0, a, b)); });
     auto aug = augment(fake);
     std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
     if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
@@ -299,6 +376,12 @@ StepResult GanTrainer::step() {
       total = total + options_.vision_weight * g_vision;
       check("g_vision", g_vision);
     }
+    if (up && options_.perceptual_weight > 0) {
+      auto g_perceptual = measured(profiling_, profile_, "G step: perceptual", 2,
+                                   [&] { return perceptual_loss(fake[0], reals.slice(0, a, b)); });
+      total = total + options_.perceptual_weight * g_perceptual;
+      check("g_perceptual", g_perceptual);
+    }
     if (options_.inject_nan_at_step == steps && !nan_injected_) {
       nan_injected_ = true;  // once per process, so a rollback can get past it
       total = total * std::numeric_limits<double>::quiet_NaN();
@@ -306,7 +389,7 @@ StepResult GanTrainer::step() {
     check("g_total", total);
     measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
   }
-  if (dp_.reduce) dp_.reduce(G_->parameters());
+  if (dp_.reduce) dp_.reduce(net().parameters());
   if (r.non_finite.empty() && !adam_g_->grads_finite()) r.non_finite = "G gradient";
   if (!r.non_finite.empty()) {
     adam_g_->zero_grad();
@@ -324,7 +407,8 @@ StepResult GanTrainer::step() {
     std::vector<torch::Tensor> fake;
     {
       torch::NoGradGuard ng;
-      fake = measured(profiling_, profile_, "D step: G forward", 1, [&] { return G_->forward(z_d.slice(0, a, b), t.tokens, t.eot_index); });
+      fake = measured(profiling_, profile_, "D step: G forward", 1,
+                      [&] { return generate(false, z_d.slice(0, a, b), t, lows.slice(0, a, b)); });
     }
     auto real = real_pyramid(reals.slice(0, a, b));
     auto real_aug = augment(real);
@@ -401,20 +485,20 @@ void GanTrainer::update_ema() {
   double half_life = options_.ema_half_life_images;
   if (options_.ema_rampup > 0) half_life = std::min(half_life, static_cast<double>(images) * options_.ema_rampup);
   const double beta = half_life > 0 ? std::pow(0.5, static_cast<double>(options_.batch) / half_life) : 0.0;
-  auto src = G_->named_parameters(true);
-  auto dst = G_ema_->named_parameters(true);
+  auto src = net().named_parameters(true);
+  auto dst = net_ema().named_parameters(true);
   for (const auto& item : src) dst[item.key()].copy_(item.value().detach().lerp(dst[item.key()], beta));
-  auto sb = G_->named_buffers(true);
-  auto db = G_ema_->named_buffers(true);
+  auto sb = net().named_buffers(true);
+  auto db = net_ema().named_buffers(true);
   for (const auto& item : sb) db[item.key()].copy_(item.value());
 }
 
 Checkpoint GanTrainer::state() const {
   Checkpoint ck;
   ck.kind = "train-state";
-  ck.config = {{"mode", "gan"}, {"model", config_}, {"options", options_}};
-  add_prefix(ck.tensors, state_dict(*G_), "G.");
-  add_prefix(ck.tensors, state_dict(*G_ema_), "G_ema.");
+  ck.config = {{"mode", mode()}, {"model", config_}, {"options", options_}};
+  add_prefix(ck.tensors, state_dict(net()), "G.");
+  add_prefix(ck.tensors, state_dict(net_ema()), "G_ema.");
   add_prefix(ck.tensors, state_dict(*D_), "D.");
   if (VA_) add_prefix(ck.tensors, state_dict(*VA_), "VA.");
   adam_g_->save(ck.tensors, "adam_g.");
@@ -427,13 +511,14 @@ Checkpoint GanTrainer::state() const {
 }
 
 void GanTrainer::load_state(const Checkpoint& ck, const std::string& source) {
-  if (ck.kind != "train-state" || ck.config.value("mode", "") != "gan")
-    throw CheckpointError("'" + source + "' is not a `gigagan train` checkpoint (kind '" + ck.kind + "')");
+  if (ck.kind != "train-state" || ck.config.value("mode", "") != mode())
+    throw CheckpointError("'" + source + "' is not a `gigagan " + (mode() == "gan" ? "train" : "train-upsampler") +
+                          "` checkpoint (kind '" + ck.kind + "', mode '" + ck.config.value("mode", "") + "')");
   if (json(ck.config.at("model")) != json(config_))
     throw CheckpointError("'" + source + "' was trained with another model config; resume with the same --config");
   torch::NoGradGuard ng;
-  load_state_dict_strict(*G_, select_prefix(ck.tensors, "G."), source);
-  load_state_dict_strict(*G_ema_, select_prefix(ck.tensors, "G_ema."), source);
+  load_state_dict_strict(net(), select_prefix(ck.tensors, "G."), source);
+  load_state_dict_strict(net_ema(), select_prefix(ck.tensors, "G_ema."), source);
   load_state_dict_strict(*D_, select_prefix(ck.tensors, "D."), source);
   if (VA_) load_state_dict_strict(*VA_, select_prefix(ck.tensors, "VA."), source);
   adam_g_->load(ck.tensors, "adam_g.", source);
@@ -457,12 +542,30 @@ bool GanTrainer::write_samples(const fs::path& path) {
     for (int64_t i = 0; i < p; ++i) caps.push_back(sample_captions_[static_cast<size_t>(i)]);
   auto text = text_->get(caps);
   auto z = sample_z_.repeat_interleave(p, 0);
+  if (target_ == GanTarget::Upsampler) {
+    // Rows: bicubic upscaling of the input, the upsampler (one row per seed), the real high-res image.
+    auto low = torch::stack(sample_low_).to(device_);
+    auto high = torch::stack(sample_high_).to(device_);
+    const int64_t r = high.size(2);
+    auto bicubic = torch::nn::functional::interpolate(
+        low, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{r, r}).mode(torch::kBicubic).align_corners(false));
+    auto out = U_ema_->forward(low.repeat({s, 1, 1, 1}), z, text.tokens, text.eot_index, true,
+                               UpsamplerImpl::make_input_noise(low.repeat({s, 1, 1, 1}), options_.seed + 777))[0];
+    save_image_grid(torch::cat({bicubic.clamp(-1, 1), out, high}), static_cast<int>(p), path);
+    return true;
+  }
   auto images = G_ema_->forward(z, text.tokens, text.eot_index)[0];
   save_image_grid(images, static_cast<int>(p), path);
   return true;
 }
 
 std::string GanTrainer::export_package(const RunFolder& run) {
+  if (target_ == GanTarget::Upsampler) {
+    // The upsampler alone (EMA weights); `gigagan package` joins it to a base model.
+    const fs::path path = run.root() / "upsampler.safetensors";
+    save_network(path.string(), "upsampler", config_.upsampler, U_ema_);
+    return path.string();
+  }
   // The current G_ema with the frozen CLIP and its tokenizer: a model package
   // the engine and the studio load as is ("Use in studio").
   ModelPackage pkg;

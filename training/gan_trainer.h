@@ -28,6 +28,7 @@
 #include "model_config.h"
 #include "run.h"
 #include "tokenizer.h"
+#include "upsampler.h"
 #include "vision_aided_discriminator.h"
 
 namespace gg {
@@ -51,12 +52,13 @@ struct GanTrainOptions {
   uint64_t seed = 0;
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
+  double perceptual_weight = 1.0;  // upsampler only: CLIP-feature loss against the real high-res image
   int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step (once per process)
   void validate() const;
 };
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
-               seed, sample_prompts, sample_seeds, inject_nan_at_step)
+               seed, sample_prompts, sample_seeds, perceptual_weight, inject_nan_at_step)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -103,16 +105,23 @@ struct StepProfile {
   int64_t steps = 0;
 };
 
+// What a GanTrainer trains: the base generator (64 px from text) or the GAN
+// upsampler (text-conditioned, 64 -> 256 px from real (low, high) pairs).
+// The upsampler uses the base losses without the vision-aided one, plus a
+// perceptual loss on frozen CLIP image features (no VGG/LPIPS weights exist
+// here), and Gaussian noise on its input (GIGAGAN.md "GAN upsampler").
+enum class GanTarget { Base, Upsampler };
+
 class GanTrainer : public TrainerBase {
  public:
   // `clip` and `tokenizer` are the frozen encoder (trained by train-clip).
-  // `init` (optional): a generator to start from (fine-tuning), same config.
+  // For the upsampler the dataset must carry high-res pairs (hr_resolution).
   GanTrainer(const ModelConfig& config, const GanTrainOptions& options, std::shared_ptr<const Dataset> train,
              ClipModel clip, std::shared_ptr<Tokenizer> tokenizer, torch::Device device = torch::kCPU,
-             DataParallel dp = {});
+             DataParallel dp = {}, GanTarget target = GanTarget::Base);
   ~GanTrainer() override;
 
-  std::string mode() const override { return "gan"; }
+  std::string mode() const override { return target_ == GanTarget::Base ? "gan" : "upsampler"; }
   int64_t batch_size() const override { return options_.batch; }
   StepResult step() override;
   Checkpoint state() const override;
@@ -122,7 +131,7 @@ class GanTrainer : public TrainerBase {
   double learning_rate() const override { return options_.lr_g * lr_scale_; }
   void scale_learning_rate(double factor) override;
 
-  // Starts G (and G_ema) from these weights (fine-tuning); same config required.
+  // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required.
   void init_generator(const TensorMap& generator, const std::string& source);
   // Where export_package also copies the tokenizer and CLIP from.
   void set_package_sources(std::string tokenizer_folder, std::string description);
@@ -130,8 +139,9 @@ class GanTrainer : public TrainerBase {
   void enable_profile(bool on) { profiling_ = on; profile_ = {}; }
   const StepProfile& profile() const { return profile_; }
 
-  Generator& generator() { return G_; }
+  Generator& generator() { return G_; }  // null when training the upsampler
   Generator& generator_ema() { return G_ema_; }
+  Upsampler& upsampler_ema() { return U_ema_; }  // null when training the base
   Discriminator& discriminator() { return D_; }
   const std::vector<std::string>& sample_captions() const { return sample_captions_; }
 
@@ -143,6 +153,17 @@ class GanTrainer : public TrainerBase {
   std::vector<std::vector<torch::Tensor>> d_logits(const std::vector<torch::Tensor>& pyramid,
                                                    const std::vector<torch::Tensor>& t_ds);
   void update_ema();
+  // The trained network and its EMA (G or U).
+  torch::nn::Module& net();
+  torch::nn::Module& net_ema();
+  const torch::nn::Module& net() const;
+  const torch::nn::Module& net_ema() const;
+  // The trained network's pyramid for latents z, text and (upsampler) low-res input.
+  std::vector<torch::Tensor> generate(bool ema, const torch::Tensor& z, const TextCache::Features& text,
+                                      const torch::Tensor& low);
+  // Upsampler: L2 between frozen CLIP vision features of fake and real at the
+  // CLIP's input size (whole image) and on one same-place crop at full resolution.
+  torch::Tensor perceptual_loss(const torch::Tensor& fake, const torch::Tensor& real);
   torch::Tensor draw_z(int64_t n);
   void set_requires_grad(bool g_trains);
 
@@ -155,7 +176,10 @@ class GanTrainer : public TrainerBase {
   DataParallel dp_;
   int micro_;
   std::unique_ptr<TextCache> text_;
+  GanTarget target_;
   Generator G_{nullptr}, G_ema_{nullptr};
+  Upsampler U_{nullptr}, U_ema_{nullptr};
+  std::vector<torch::Tensor> sample_low_, sample_high_;  // upsampler samples: fixed (low, high) pairs
   Discriminator D_{nullptr};
   VisionAidedDiscriminator VA_{nullptr};
   std::unique_ptr<Adam> adam_g_, adam_d_;

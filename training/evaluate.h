@@ -1,0 +1,39 @@
+// Metrics of `gigagan eval`, computed with an evaluator CLIP that never
+// served in a loss: Frechet distance between CLIP image embeddings (FD-CLIP),
+// CLIP score, R-precision, and the two emoji probes (style follows the
+// prompt; coarse/fine style mixing). Ref: issue 3 "Observability", issue 4
+// "Quality bar"; Heusel et al. 2017 (Frechet distance); Hessel et al. 2021
+// (CLIPScore); Xu et al. 2018 (R-precision).
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gg {
+
+// Frechet distance between Gaussians fitted to a [N, D] and b [M, D]:
+// |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2), in float64,
+// matrix square roots by symmetric eigendecomposition (negative eigenvalues
+// from rounding clamp to 0).
+double frechet_distance(const torch::Tensor& a, const torch::Tensor& b);
+
+// Mean over rows of 100 * max(cos(image_i, text_i), 0); unit-norm inputs [N, P].
+double clip_score(const torch::Tensor& image, const torch::Tensor& text);
+
+// Fraction of images whose own caption ranks first among `candidates` captions
+// (its own and candidates-1 others drawn from `pool`, distinct texts, seeded).
+// encode: captions -> unit-norm text embeddings [K, P].
+double r_precision(const torch::Tensor& image, const std::vector<std::string>& captions,
+                   const std::vector<std::string>& pool,
+                   const std::function<torch::Tensor(const std::vector<std::string>&)>& encode, int candidates = 100,
+                   uint64_t seed = 0);
+
+// The style word of an emoji caption ("noto", "twemoji", "openmoji") from its
+// "<style> style" suffix, or "" when there is none.
+std::string caption_style(const std::string& caption);
+// The caption with its style word replaced.
+std::string with_style(const std::string& caption, const std::string& style);
+
+}  // namespace gg
