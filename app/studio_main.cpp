@@ -7,12 +7,16 @@
 #include <QPalette>
 #include <QSettings>
 #include <QStyleFactory>
+#include <QThread>
 #include <QTimer>
+
+#include <algorithm>
 
 #include <exception>
 #include <iostream>
 
 #include "main_window.h"
+#include "screenshot_tour.h"
 #include "runtime.h"
 #include "studio_icon.h"
 
@@ -67,13 +71,22 @@ int main(int argc, char** argv) {
   cli.addVersionOption();
   cli.addPositionalArgument("package", "A model package folder (with package.json) to open.", "[PACKAGE]");
   QCommandLineOption device({"d", "device"}, "Device for the engine: cpu, cuda, cuda:N or auto.", "DEVICE");
-  QCommandLineOption threads("threads", "LibTorch threads (default: all cores).", "N");
+  QCommandLineOption threads("threads", "LibTorch threads (default: all cores but one, at least 1).", "N");
   QCommandLineOption light("light", "Use the platform's own style and colours instead of the dark theme.");
-  cli.addOptions({device, threads, light});
+  QCommandLineOption screenshots("screenshots", "Run the scripted tour, save one PNG per panel into DIR, quit.", "DIR");
+  QCommandLineOption tour_data("tour-data", "Dataset folder the tour's Train step trains on (tiny preset).", "DATASET");
+  cli.addOptions({device, threads, light, screenshots, tour_data});
   cli.process(app);
 
+  // The engine leaves one core to the GUI thread (and to a training run):
+  // with every core busy, OpenMP's spinning workers stall each other. Measured
+  // with bench_studio_slider on the 2-core VM under load: 2 threads 0.6-7 fps,
+  // 1 thread 75 fps (README, "The studio").
+  int engine_threads = cli.isSet(threads) ? cli.value(threads).toInt() : 0;
+  if (engine_threads <= 0 && qEnvironmentVariableIsEmpty("GIGAGAN_THREADS"))
+    engine_threads = std::max(1, QThread::idealThreadCount() - 1);
   try {
-    gg::init_runtime(cli.isSet(threads) ? cli.value(threads).toInt() : 0);
+    gg::init_runtime(engine_threads);
   } catch (const std::exception& e) {
     std::cerr << "gigagan-studio: " << e.what() << "\n";
     return 1;
@@ -82,10 +95,18 @@ int main(int argc, char** argv) {
   if (cli.isSet(device)) QSettings().setValue("engine/device", cli.value(device));
 
   gg::ui::MainWindow window;
+  if (cli.isSet(screenshots)) window.resize(1440, 900);
   window.show();
   QString package = cli.positionalArguments().value(0);
   if (package.isEmpty()) package = QSettings().value("model/last").toString();
   if (package.isEmpty() || !QFileInfo::exists(package + "/package.json")) package = gg::ui::MainWindow::defaultModelPath();
   if (!package.isEmpty()) QTimer::singleShot(0, &window, [&window, package] { window.openModel(package); });
+  if (cli.isSet(screenshots)) {
+    const QString dir = cli.value(screenshots), data = cli.value(tour_data);
+    QTimer::singleShot(200, &window, [&window, dir, data] {
+      const int code = gg::ui::runScreenshotTour(window, dir, data);
+      QApplication::exit(code);
+    });
+  }
   return app.exec();
 }

@@ -3,6 +3,12 @@
 # default model under share/gigagan/resources.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/resources/ DESTINATION share/gigagan/resources
         PATTERN "*.md" EXCLUDE)
+# The studio's desktop entry and icon (the freedesktop.org hicolor theme).
+if(GIGAGAN_BUILD_STUDIO)
+  install(FILES ${CMAKE_SOURCE_DIR}/installer/gigagan-studio.desktop DESTINATION share/applications)
+  install(FILES ${CMAKE_SOURCE_DIR}/resources/icons/gigagan-studio.svg
+          DESTINATION share/icons/hicolor/scalable/apps)
+endif()
 set(CPACK_PACKAGE_NAME "gigagan-studio")
 set(CPACK_PACKAGE_VENDOR "GigaGAN Studio")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Text-to-image GAN latent-editing studio and trainer (GigaGAN)")

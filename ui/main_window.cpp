@@ -386,6 +386,8 @@ void MainWindow::restoreSettings() {
     t.config = s.value("train/config", t.config).toString();
     t.batch = s.value("train/batch", t.batch).toInt();
     t.images = s.value("train/images", t.images).toLongLong();
+    // The frozen CLIP: the user's last choice, else the shipped model's.
+    t.clip = s.value("train/clip", defaultModelPath()).toString();
     return t;
   }());
   rebuildRecentMenu();
@@ -401,6 +403,7 @@ void MainWindow::saveSettings() {
   s.setValue("train/config", t.config);
   s.setValue("train/batch", t.batch);
   s.setValue("train/images", t.images);
+  s.setValue("train/clip", t.clip);
   if (model_loaded_) s.setValue("model/last", model_.folder);
 }
 

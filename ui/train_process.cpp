@@ -94,6 +94,7 @@ bool TrainProcess::start(const TrainSettings& settings, QString* error) {
   saw_done_ = false;
   done_reason_.clear();
   last_error_.clear();
+  last_line_.clear();
   // sh -c '{ trainer 2>&1; echo marker $?; } | tee -p -a LOG' LOG trainer args...
   const QString script = QStringLiteral("{ \"$@\" 2>&1; echo \"%1$?\"; } | tee -p -a \"$0\"").arg(kExitMarker);
   QStringList args{"-c", script, log_path_, cli};
@@ -143,7 +144,8 @@ void TrainProcess::handleLine(const QByteArray& line) {
   QString err;
   const std::optional<TrainEvent> e = parseTrainEvent(line, &err);
   if (!e) {
-    Q_EMIT logLine(QString::fromUtf8(line));
+    last_line_ = QString::fromUtf8(line).trimmed();
+    Q_EMIT logLine(last_line_);
     return;
   }
   switch (e->type) {
@@ -173,6 +175,8 @@ void TrainProcess::onFinished() {
                                         : tr("Training finished.");
   } else if (!last_error_.isEmpty()) {
     summary = tr("Training failed: %1").arg(last_error_);
+  } else if (exit_code_ > 0 && exit_code_ < 128 && !last_line_.isEmpty()) {
+    summary = tr("Training failed: %1").arg(last_line_);
   } else if (exit_code_ > 128) {
     summary = tr("The trainer died (signal %1). Its log: %2").arg(exit_code_ - 128).arg(log_path_);
   } else {

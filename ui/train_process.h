@@ -87,6 +87,7 @@ class TrainProcess : public QObject {
   bool saw_done_ = false;
   QString done_reason_;
   QString last_error_;
+  QString last_line_;  // the last non-protocol line (a trainer that fails early prints its error as text)
   bool detached_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QMap>
+#include <QMetaType>
 #include <QString>
 #include <optional>
 
@@ -54,3 +55,5 @@ class LineBuffer {
 QString formatDuration(double seconds);
 
 }  // namespace gg::ui
+
+Q_DECLARE_METATYPE(gg::ui::TrainEvent)
