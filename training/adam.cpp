@@ -89,6 +89,15 @@ void Adam::load(const TensorMap& from, const std::string& prefix, const std::str
   }
 }
 
+std::vector<torch::Tensor> Adam::state_tensors() const {
+  std::vector<torch::Tensor> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out.push_back(m_[i]);
+    out.push_back(v_[i]);
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters(const torch::nn::Module& m,
                                                                         const std::string& prefix) {
   std::vector<std::pair<std::string, torch::Tensor>> out;

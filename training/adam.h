@@ -46,6 +46,9 @@ class Adam {
   void load(const TensorMap& from, const std::string& prefix, const std::string& source);
 
   const std::vector<std::pair<std::string, torch::Tensor>>& params() const { return params_; }
+  // The state tensors themselves (m then v per parameter), for broadcasting.
+  std::vector<torch::Tensor> state_tensors() const;
+  void set_steps(int64_t steps) { step_ = steps; }
 
  private:
   std::vector<std::pair<std::string, torch::Tensor>> params_;

@@ -145,7 +145,14 @@ void print_help(const Command& c, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+std::vector<std::string> g_invocation;
+}  // namespace
+
+const std::vector<std::string>& invocation() { return g_invocation; }
+
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  g_invocation = argv;
   if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     print_usage(argv.empty() ? err : out);
     return argv.empty() ? 2 : 0;

@@ -72,6 +72,10 @@ int train_bench(const Args& args, std::ostream& out);
 int main(int argc, char** argv);
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
+// The arguments of the command being run (without the program name), as given
+// to run(): for commands that re-launch themselves (`gigagan train --nproc`).
+const std::vector<std::string>& invocation();
+
 // Shared options.
 Option device_option();
 Option threads_option();

@@ -2,6 +2,8 @@
 // the command line, with Contract-2 progress (`--progress json`: one JSON
 // object per line on stdout), control words on stdin (pause, resume, stop)
 // and SIGINT/SIGTERM as "stop" (a checkpoint is written, then exit 0).
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "clip_trainer.h"
+#include "distributed.h"
 #include "gan_trainer.h"
 #include "model_io.h"
 #include "cli.h"
@@ -133,19 +136,23 @@ std::shared_ptr<const Dataset> open_split(const std::string& path, int resolutio
 int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, const Args& args,
           const json& start_extra, std::ostream& out) {
   const std::string progress_mode = args.get("progress");
-  ProgressCallback print = make_printer(progress_mode, out);
+  ProgressCallback printer = make_printer(progress_mode, out);
+  ProgressCallback print = [&](const json& e) {
+    if (loop.writer) printer(e);
+  };
   std::string resumed;
-  if (!args.flag("restart")) resumed = resume_latest(trainer, run);
-  else if (!run.checkpoints().empty())
+  if (args.flag("restart") && !run.checkpoints().empty())
     throw UsageError("--restart: '" + run.root().string() + "' already has checkpoints; use another --out "
                      "(nothing is deleted)");
+  if (!args.flag("restart") && loop.writer) resumed = resume_latest(trainer, run);
+  trainer.synchronize();  // data-parallel: every rank starts from rank 0's state
   json start = {{"event", "start"},        {"run_dir", run.root().string()}, {"mode", trainer.mode()},
                 {"images_target", loop.images}, {"images", trainer.images},   {"resumed", !resumed.empty()}};
   for (const auto& [k, v] : start_extra.items()) start[k] = v;
   if (!resumed.empty()) start["checkpoint"] = resumed;
   print(start);
   RunControl control;
-  ControlSession session(control, progress_mode == "json");
+  ControlSession session(control, progress_mode == "json" && loop.writer);
   LoopResult r = run_training(trainer, run, loop, control, print, args.get_int("nan-rollbacks"));
   if (r.reason == "non-finite") return 1;
   print({{"event", "done"}, {"images", r.images}, {"reason", r.reason}, {"checkpoint", r.checkpoint}});
@@ -257,6 +264,83 @@ FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, 
 
 namespace {
 
+pid_t g_rank0 = -1;
+extern "C" void forward_stop_signal(int sig) {
+  if (g_rank0 > 0) ::kill(g_rank0, sig);
+}
+
+// `--nproc N`: runs this same command N times as ranks 0..N-1 of a local
+// c10d group (a free port on 127.0.0.1), threads split between them. Rank 0
+// keeps stdin/stdout (progress, control words); the others print errors only.
+// A signal is forwarded to rank 0, which agrees the stop with the others. If a
+// rank fails, the rest are stopped and the exit code is 1.
+int launch_workers(int nproc, int threads) {
+  if (!distributed_available())
+    throw ConfigError("--nproc: this build has no c10d (install libgloo-dev and rebuild)");
+  std::vector<std::string> base;
+  const auto& inv = invocation();
+  for (size_t i = 0; i < inv.size(); ++i) {
+    const std::string& a = inv[i];
+    if (a == "--nproc" || a == "--threads") { ++i; continue; }
+    if (a.rfind("--nproc=", 0) == 0 || a.rfind("--threads=", 0) == 0) continue;
+    base.push_back(a);
+  }
+  const int per_rank = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / nproc);
+  const int port = free_tcp_port();
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < nproc; ++r) {
+    std::vector<std::string> argv = {exe};
+    argv.insert(argv.end(), base.begin(), base.end());
+    for (const std::string& a : {std::string("--rank"), std::to_string(r), std::string("--world-size"),
+                                 std::to_string(nproc), std::string("--master-addr"), std::string("127.0.0.1"),
+                                 std::string("--master-port"), std::to_string(port), std::string("--threads"),
+                                 std::to_string(per_rank)})
+      argv.push_back(a);
+    std::cout.flush();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error("--nproc: cannot start a worker process");
+    if (pid == 0) {
+      if (r > 0) {
+        const int devnull = ::open("/dev/null", O_RDWR);
+        ::dup2(devnull, 0);
+        ::dup2(devnull, 1);
+      }
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execv(exe.c_str(), cargv.data());
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  g_rank0 = pids[0];
+  std::signal(SIGINT, forward_stop_signal);
+  std::signal(SIGTERM, forward_stop_signal);
+  int result = 0;
+  size_t running = pids.size();
+  while (running > 0) {
+    int status = 0;
+    const pid_t done = ::waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    --running;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (code != 0 && result == 0) {
+      result = code;
+      for (pid_t p : pids)
+        if (p != done) ::kill(p, SIGKILL);  // the others would wait for it forever
+    }
+    if (done == pids[0] && result == 0) result = code;
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  g_rank0 = -1;
+  return result;
+}
+
 Command gan_command(GanTarget target) {
   const bool up = target == GanTarget::Upsampler;
   Command c;
@@ -281,9 +365,16 @@ Command gan_command(GanTarget target) {
       {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
       {"perceptual-weight", "F", "upsampler: CLIP-feature perceptual loss weight", "1"},
       {"inject-nan-at-step", "N", "testing aid: make the G loss NaN at this step", "-1"},
+      {"nproc", "N", "start N local data-parallel workers (c10d, rendezvous on 127.0.0.1)", "1"},
+      {"world-size", "N", "ranks in a multi-machine run (with --rank, --master-addr, --master-port)", "1"},
+      {"rank", "R", "this process's rank in [0, world size)", "0"},
+      {"master-addr", "HOST", "rank 0's address (its TCP store)", "127.0.0.1"},
+      {"master-port", "PORT", "rank 0's TCP store port", "29500"},
+      {"backend", "NAME", "gloo (CPU) or nccl (CUDA)", "gloo"},
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [target, up, name = c.name](const Args& args, std::ostream& out) {
+    if (args.get_int("nproc") > 1) return launch_workers(args.get_int("nproc"), args.get_int("threads"));
     if (!args.has("data")) throw UsageError("gigagan " + name + ": --data DIR is required");
     if (!args.has("out")) throw UsageError("gigagan " + name + ": --out RUN is required");
     if (!args.has("clip"))
@@ -314,7 +405,25 @@ Command gan_command(GanTarget target) {
                     : open_split(args.get("data"), config.generator.resolution, "train", true);
     FrozenClip clip = open_frozen_clip(args.get("clip"), config, run, *train, device);
     auto tokenizer = std::make_shared<Tokenizer>(load_clip_tokenizer(clip.tokenizer_folder, config.clip));
-    GanTrainer trainer(config, o, train, clip.model, tokenizer, device, {}, target);
+    DataParallel dp;
+    std::shared_ptr<ProcessGroup> group;
+    if (args.get_int("world-size") > 1) {
+      DistributedOptions d;
+      d.rank = args.get_int("rank");
+      d.world_size = args.get_int("world-size");
+      d.master_addr = args.get("master-addr");
+      d.master_port = args.get_int("master-port");
+      d.backend = args.get("backend");
+      group = std::make_shared<ProcessGroup>(d);
+      dp.rank = d.rank;
+      dp.world = d.world_size;
+      dp.reduce = [group](const std::vector<torch::Tensor>& p) { group->average_gradients(p); };
+      dp.any = [group](bool f) { return group->any(f); };
+      dp.broadcast = [group](const std::vector<torch::Tensor>& t) { group->broadcast(t); };
+      loop.writer = d.rank == 0;
+      loop.agree = [group](int flags) { return (group->any(flags & 1) ? 1 : 0) | (group->any(flags & 2) ? 2 : 0); };
+    }
+    GanTrainer trainer(config, o, train, clip.model, tokenizer, device, dp, target);
     trainer.set_package_sources(clip.tokenizer_folder, "GigaGAN " + config.name + " trained on " + args.get("data"));
     if (args.has("init") && run.checkpoints().empty()) {
       std::string file = args.get("init");

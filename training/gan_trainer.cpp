@@ -391,6 +391,7 @@ StepResult GanTrainer::step() {
   }
   if (dp_.reduce) dp_.reduce(net().parameters());
   if (r.non_finite.empty() && !adam_g_->grads_finite()) r.non_finite = "G gradient";
+  if (dp_.any && dp_.any(!r.non_finite.empty()) && r.non_finite.empty()) r.non_finite = "another rank's loss";
   if (!r.non_finite.empty()) {
     adam_g_->zero_grad();
     return r;
@@ -471,6 +472,7 @@ StepResult GanTrainer::step() {
   for (const auto& [name, p] : adam_d_->params()) d_params.push_back(p);
   if (dp_.reduce) dp_.reduce(d_params);
   if (r.non_finite.empty() && !adam_d_->grads_finite()) r.non_finite = "D gradient";
+  if (dp_.any && dp_.any(!r.non_finite.empty()) && r.non_finite.empty()) r.non_finite = "another rank's loss";
   if (!r.non_finite.empty()) {
     adam_d_->zero_grad();
     return r;
@@ -478,6 +480,34 @@ StepResult GanTrainer::step() {
   measured(profiling_, profile_, "D step: Adam", 0, [&] { adam_d_->step(); adam_d_->zero_grad(); return 0; });
   for (auto& [k, v] : r.losses) v /= micro_steps;
   return r;
+}
+
+void GanTrainer::synchronize() {
+  if (!dp_.broadcast) return;
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> all;
+  for (auto* m : {&net(), &net_ema(), static_cast<torch::nn::Module*>(D_.get())}) {
+    for (auto& p : m->parameters()) all.push_back(p.data());
+    for (auto& b : m->buffers()) all.push_back(b);
+  }
+  if (VA_)
+    for (auto& p : VA_->parameters()) all.push_back(p.data());
+  for (auto& t : adam_g_->state_tensors()) all.push_back(t);
+  for (auto& t : adam_d_->state_tensors()) all.push_back(t);
+  auto counters = torch::tensor({images, steps, loader_->position(), adam_g_->steps(), adam_d_->steps()}, torch::kInt64);
+  auto scale = torch::tensor({lr_scale_}, torch::kDouble);
+  auto rng = rng_state("").at("cpu").clone();
+  all.push_back(counters);
+  all.push_back(scale);
+  all.push_back(rng);
+  dp_.broadcast(all);
+  images = counters[0].item<int64_t>();
+  steps = counters[1].item<int64_t>();
+  adam_g_->set_steps(counters[3].item<int64_t>());
+  adam_d_->set_steps(counters[4].item<int64_t>());
+  scale_learning_rate(scale.item<double>() / lr_scale_);
+  set_rng_state({{"cpu", rng}}, "");
+  start_loader(counters[2].item<int64_t>());
 }
 
 void GanTrainer::update_ema() {

@@ -91,7 +91,9 @@ using GradientReducer = std::function<void(const std::vector<torch::Tensor>& par
 struct DataParallel {
   int rank = 0;
   int world = 1;
-  GradientReducer reduce;  // averages .grad of the given parameters over ranks
+  GradientReducer reduce;                                   // averages .grad of the given parameters over ranks
+  std::function<bool(bool)> any;                            // OR of a flag over ranks
+  std::function<void(const std::vector<torch::Tensor>&)> broadcast;  // rank 0's values to every rank
 };
 
 // Where a step's time goes, for `gigagan bench --train`. FLOPs are the
@@ -129,6 +131,7 @@ class GanTrainer : public TrainerBase {
   bool write_samples(const std::filesystem::path& path) override;
   std::string export_package(const RunFolder& run) override;
   double learning_rate() const override { return options_.lr_g * lr_scale_; }
+  void synchronize() override;
   void scale_learning_rate(double factor) override;
 
   // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required.

@@ -136,13 +136,17 @@ bool crossed(int64_t before, int64_t after, int64_t every) {
 LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop,
                         RunControl& control, const ProgressCallback& progress, int nan_rollbacks) {
   auto emit = [&](const json& event) {
-    if (progress) progress(event);
+    if (progress && loop.writer) progress(event);
   };
   LoopResult result;
   std::string last_checkpoint;
   if (auto latest = run.latest_checkpoint()) last_checkpoint = latest->string();
   std::string last_package;
   auto checkpoint = [&]() {
+    if (!loop.writer) {  // other ranks only track where the writer's checkpoint is
+      last_checkpoint = run.checkpoint_path(trainer.images).string();
+      return;
+    }
     const fs::path path = run.save(trainer.images, trainer.state(), loop.keep_checkpoints);
     last_checkpoint = path.string();
     last_package = trainer.export_package(run);
@@ -150,6 +154,7 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
           {"package", last_package}});
   };
   auto sample = [&]() {
+    if (!loop.writer) return;
     const fs::path path = run.sample_path(trainer.images);
     if (trainer.write_samples(path))
       emit({{"event", "sample"}, {"images", trainer.images}, {"path", path.string()}});
@@ -170,8 +175,10 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
   bool was_paused = false;
 
   while (trainer.images < loop.images) {
-    if (control.stop_requested()) break;
-    if (control.paused()) {
+    int flags = (control.stop_requested() ? 1 : 0) | (control.paused() ? 2 : 0);
+    if (loop.agree) flags = loop.agree(flags);
+    if (flags & 1) break;
+    if (flags & 2) {
       if (!was_paused) emit({{"event", "paused"}, {"images", trainer.images}});
       was_paused = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -187,9 +194,12 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
     if (!step.non_finite.empty()) {
       const std::string what = "non-finite loss '" + step.non_finite + "' at " + std::to_string(before) +
                                " images (step " + std::to_string(trainer.steps) + ")";
-      if (rollbacks_left > 0 && !last_checkpoint.empty()) {
+      int cannot_roll_back = rollbacks_left > 0 && !last_checkpoint.empty() ? 0 : 1;
+      if (loop.agree) cannot_roll_back = loop.agree(cannot_roll_back);
+      if (!cannot_roll_back) {
         --rollbacks_left;
-        trainer.load_state(load_checkpoint(last_checkpoint), last_checkpoint);
+        if (loop.writer) trainer.load_state(load_checkpoint(last_checkpoint), last_checkpoint);
+        trainer.synchronize();
         trainer.scale_learning_rate(0.5);
         emit({{"event", "warning"},
               {"message", what + "; rolled back to '" + last_checkpoint + "' with learning rate " +
@@ -228,7 +238,7 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
       stats["time"] = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::system_clock::now().time_since_epoch())
                                               .count()) / 1000.0;
-      run.append_stats(stats);
+      if (loop.writer) run.append_stats(stats);
       emit(event);
       sums.clear();
       tick_steps = 0;
@@ -241,8 +251,8 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
     if (do_checkpoint) checkpoint();
   }
   // Finished or stopped: always leave a checkpoint of where we are.
-  if (last_checkpoint.empty() || last_checkpoint != run.checkpoint_path(trainer.images).string() ||
-      !fs::exists(last_checkpoint)) {
+  if (loop.writer && (last_checkpoint.empty() || last_checkpoint != run.checkpoint_path(trainer.images).string() ||
+                      !fs::exists(last_checkpoint))) {
     sample();
     checkpoint();
   }

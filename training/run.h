@@ -77,6 +77,11 @@ struct LoopOptions {
   int64_t checkpoint_images = 0;    // checkpoint every this many images; 0: only at the end
   int64_t sample_images = 0;        // sample grid every this many images; 0: at checkpoints
   int keep_checkpoints = 3;
+  // Data-parallel runs: only the writer (rank 0) writes checkpoints, samples,
+  // stats and events; `agree` makes every rank take the same control decision
+  // each step (bit 0 stop, bit 1 pause: OR over ranks), so collectives stay matched.
+  bool writer = true;
+  std::function<int(int)> agree;
 };
 
 // What one optimisation step reports.
@@ -102,6 +107,9 @@ class TrainerBase {
   virtual json evaluate() { return json::object(); }
   // A usable artefact of the current weights next to the checkpoint ("" when none).
   virtual std::string export_package(const RunFolder& run) { return ""; }
+  // Data-parallel runs: make every rank equal to rank 0 (weights, optimiser
+  // state, RNG, images seen, data position). No-op when alone.
+  virtual void synchronize() {}
   virtual double learning_rate() const = 0;
   virtual void scale_learning_rate(double factor) = 0;
   // Images seen so far (restored by load_state).
