@@ -175,6 +175,7 @@ Command train_clip_command() {
       {"warmup", "N", "warm-up images", "5000"},
       {"seed", "N", "seed of the weights, the sampler and augmentation", "0"},
       {"augment", "POLICY", "DiffAugment policy on images (\"\" for none)", "translation"},
+      {"hr", "", "make the tower's images from the high-res files (image_256) instead of the 64 px ones", ""},
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [](const Args& args, std::ostream& out) {
@@ -196,8 +197,10 @@ Command train_clip_command() {
     o.images = loop.images;
     o.validate();
     RunFolder run(args.get("out"));
-    auto train = open_split(args.get("data"), clip.vision_config.image_size, "train", true);
-    auto val = open_split(args.get("data"), clip.vision_config.image_size, "val", false);
+    const int size = clip.vision_config.image_size;
+    const int hr = args.flag("hr") ? size : 0;  // resolution of the plain images is then irrelevant: keep it small
+    auto train = open_split(args.get("data"), hr ? 16 : size, "train", true, hr);
+    auto val = open_split(args.get("data"), hr ? 16 : size, "val", false, hr);
     ClipTrainer trainer(clip, o, train, val, run, args.get("tokenizer"), device);
     return drive(trainer, run, loop, args,
                  {{"config", config_path}, {"train_size", train->report().usable}, {"dataset", json::parse(train->report().to_json())}},

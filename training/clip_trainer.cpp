@@ -149,7 +149,8 @@ double ClipTrainer::learning_rate() const {
 
 StepResult ClipTrainer::step() {
   Batch batch = loader_->next();
-  torch::Tensor images = batch.images.to(device_);
+  // With high-res pairs loaded (--hr), the tower sees those (e.g. 128 px from the 256 px files).
+  torch::Tensor images = (batch.images_hr.defined() ? batch.images_hr : batch.images).to(device_);
   if (augment_.any()) images = diff_augment(images, augment_);
   torch::Tensor ids = tokenize(batch.captions);
   auto img = clip_->encode_image(images);
@@ -219,7 +220,7 @@ json ClipTrainer::evaluate() {
   for (int64_t i = 0; i < n; ++i) {
     auto s = val_->load(i);
     if (!s) continue;
-    imgs.push_back(s->image);
+    imgs.push_back(s->image_hr.defined() ? s->image_hr : s->image);
     caps.push_back(s->caption);
   }
   std::vector<torch::Tensor> ie, te;
