@@ -121,10 +121,10 @@ std::string resolve_config_path(const std::string& s) {
 namespace {
 
 std::vector<Command> commands() {
-  return {info_command(),     bench_command(),          data_command(),     train_command(),
-          train_clip_command(), train_upsampler_command(), eval_command(),     generate_command(),
-          mix_command(),      interpolate_command(),    invert_command(),   upsample_command(),
-          render_command()};
+  return {info_command(),        bench_command(),  data_command(),          train_command(),
+          train_clip_command(),  train_upsampler_command(), eval_command(),  package_command(),
+          generate_command(),    mix_command(),    interpolate_command(),   invert_command(),
+          upsample_command(),    render_command()};
 }
 
 void print_usage(std::ostream& out) {

@@ -59,6 +59,7 @@ Command train_command();
 Command train_clip_command();
 Command train_upsampler_command();
 Command eval_command();
+Command package_command();
 Command generate_command();
 Command mix_command();
 Command interpolate_command();
