@@ -23,9 +23,10 @@ const QColor kBackground(28, 29, 32);
 const ImVec4 kSourceColour[2] = {ImVec4(0.26f, 0.52f, 0.90f, 1.0f), ImVec4(0.93f, 0.55f, 0.18f, 1.0f)};
 
 QString shortLayerLabel(const QString& name) {
-  // "8px.b1" -> "8.1"; anything else as is.
+  // "8px.b1" -> "8px·1", "upsampler" -> "up"; anything else as is.
   QString s = name;
-  s.replace(QLatin1String("px.b"), QLatin1String("."));
+  s.replace(QLatin1String("px.b"), QString::fromUtf8("px\u00b7"));
+  if (s == QLatin1String("upsampler")) s = QStringLiteral("up");
   return s;
 }
 }  // namespace
@@ -68,7 +69,15 @@ ImageCanvas::ImageCanvas(QWidget* parent) : QWidget(parent), imgui_(std::make_un
 }
 
 ImageCanvas::~ImageCanvas() {
-  cleanupGL();
+  // Free the overlay's GL objects now, while imgui_ still exists; then the GL
+  // child goes before our members (its context's aboutToBeDestroyed must not
+  // call back into a half-destroyed canvas).
+  if (gl_) {
+    if (gl_->context()) disconnect(gl_->context(), nullptr, this, nullptr);
+    cleanupGL();
+    delete gl_;
+    gl_ = nullptr;
+  }
 }
 
 void ImageCanvas::refresh() {
@@ -159,6 +168,8 @@ QVector<double> ImageCanvas::latentWeights(QPointF p) {
 }
 
 void ImageCanvas::setLayers(const QStringList& names, const QVector<int>& sources) {
+  if (names.isEmpty() != layer_names_.isEmpty()) fitted_ = false;  // the strip takes room below the image
+  view_.setBottomInset(names.isEmpty() || !gl_ ? 0 : 44);
   layer_names_ = names;
   layer_sources_ = sources;
   layer_sources_.resize(names.size());
@@ -313,7 +324,7 @@ void ImageCanvas::drawOverlay() {
         ImGui::PushStyleColor(ImGuiCol_ButtonHovered, hover);
         ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.05f, 0.05f, 0.07f, 1.0f));
         const std::string label = shortLayerLabel(layer_names_[i]).toStdString();
-        if (ImGui::Button(label.c_str(), ImVec2(38, 22))) Q_EMIT layerToggled(i);
+        if (ImGui::Button(label.c_str(), ImVec2(0, 22))) Q_EMIT layerToggled(i);
         ImGui::PopStyleColor(3);
         if (ImGui::IsItemHovered())
           ImGui::SetTooltip("%s: driven by %s (click to toggle)", layer_names_[i].toUtf8().constData(),

@@ -241,7 +241,7 @@ void MainWindow::buildDocks() {
   for (const auto& d : docks) {
     auto* dock = new QDockWidget(tr(d.name), this);
     dock->setObjectName(QString("dock_%1").arg(QString(d.name).remove(' ')));
-    dock->setWidget(d.w == train_ ? static_cast<QWidget*>(d.w) : scrollable(d.w));
+    dock->setWidget(scrollable(d.w));
     dock->setMinimumWidth(380);
     addDockWidget(d.area, dock);
     if (first)
@@ -378,7 +378,14 @@ void MainWindow::showPanel(const QString& name) {
 void MainWindow::restoreSettings() {
   QSettings s;
   if (!restoreGeometry(s.value("window/geometry").toByteArray())) resize(1360, 860);
-  restoreState(s.value("window/state").toByteArray());
+  if (!restoreState(s.value("window/state").toByteArray())) {
+    // First start: the canvas gets most of the window, the panels a column
+    // (once the window has its size).
+    QTimer::singleShot(0, this, [this] {
+      resizeDocks({docks_.value("Prompt")}, {460}, Qt::Horizontal);
+      resizeDocks({docks_.value("History")}, {110}, Qt::Vertical);
+    });
+  }
   prompt_->setPromptHistory(s.value("prompt/history").toStringList());
   train_->setSettings([&] {
     TrainSettings t = train_->settings();

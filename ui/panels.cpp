@@ -35,9 +35,26 @@ namespace {
 constexpr int kMaxSeed = 2147483647;
 constexpr int kMaxHistory = 30;
 
+// A die showing five, painted (no emoji font needed).
+QIcon diceIcon() {
+  QPixmap pm(36, 36);
+  pm.fill(Qt::transparent);
+  QPainter p(&pm);
+  p.setRenderHint(QPainter::Antialiasing);
+  p.setPen(QPen(QColor(200, 202, 210), 2.5));
+  p.setBrush(QColor(70, 72, 80));
+  p.drawRoundedRect(QRectF(3, 3, 30, 30), 7, 7);
+  p.setPen(Qt::NoPen);
+  p.setBrush(QColor(235, 236, 240));
+  for (const QPointF& c : {QPointF(11, 11), QPointF(25, 11), QPointF(18, 18), QPointF(11, 25), QPointF(25, 25)})
+    p.drawEllipse(c, 2.8, 2.8);
+  return QIcon(pm);
+}
+
 QToolButton* diceButton(QWidget* parent) {
   auto* b = new QToolButton(parent);
-  b->setText(QStringLiteral("🎲"));
+  b->setIcon(diceIcon());
+  b->setIconSize(QSize(18, 18));
   b->setToolTip(QObject::tr("Random seed"));
   b->setAutoRaise(true);
   return b;
@@ -48,6 +65,7 @@ QSpinBox* makeSeedSpin(QWidget* parent) {
   s->setRange(0, kMaxSeed);
   s->setPrefix(QObject::tr("seed "));
   s->setMinimumWidth(110);
+  s->setMaximumWidth(130);
   return s;
 }
 
@@ -502,7 +520,9 @@ InterpolatePanel::InterpolatePanel(QWidget* parent) : QWidget(parent) {
   count_row->addStretch();
   root->addLayout(count_row);
 
-  auto* slider_row = new QHBoxLayout;
+  slider_row_ = new QWidget(this);
+  auto* slider_row = new QHBoxLayout(slider_row_);
+  slider_row->setContentsMargins(0, 0, 0, 0);
   slider_ = new QSlider(Qt::Horizontal, this);
   slider_->setRange(0, 1000);
   slider_->setToolTip(tr("Drag: the image follows live"));
@@ -512,7 +532,7 @@ InterpolatePanel::InterpolatePanel(QWidget* parent) : QWidget(parent) {
   slider_row->addWidget(slider_, 1);
   slider_row->addWidget(new QLabel(QStringLiteral("2"), this));
   slider_row->addWidget(slider_label_);
-  root->addLayout(slider_row);
+  root->addWidget(slider_row_);
   connect(slider_, &QSlider::valueChanged, this, [this](int v) {
     slider_label_->setText(QStringLiteral("t = %1").arg(v / 1000.0, 0, 'f', 2));
     changed();
@@ -573,8 +593,7 @@ void InterpolatePanel::setSourceCount(int n) {
 
 void InterpolatePanel::updateMode() {
   const bool two = editors_.size() == 2;
-  slider_->setVisible(two);
-  slider_label_->setVisible(two);
+  slider_row_->setVisible(two);
   pad_->setVisible(!two);
   pad_->setCorners(int(editors_.size()));
 }

@@ -172,6 +172,7 @@ class InterpolatePanel : public QWidget {
   QVector<SourceEditor*> editors_;
   QToolButton* add_;
   QToolButton* remove_;
+  QWidget* slider_row_;
   QSlider* slider_;
   QLabel* slider_label_;
   WeightPad* pad_;

@@ -120,11 +120,11 @@ int runScreenshotTour(MainWindow& w, const QString& out_dir, const QString& data
     s.config = "tiny";
     s.out = QDir(QStandardPaths::writableLocation(QStandardPaths::TempLocation)).filePath("gigagan-tour-run");
     QDir(s.out).removeRecursively();
-    s.images = 2048;
-    s.batch = 16;
-    s.checkpoint_every = 1024;
+    s.images = 384;
+    s.batch = 8;
+    s.checkpoint_every = 128;
     s.clip = "random";
-    s.extra = {"--tick", "64"};
+    s.extra = {"--tick", "16"};
     train->setSettings(s);
     train->startRun();
     waitSignal(train, &TrainPanel::runFinished, 600000);

@@ -153,11 +153,15 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), process_(new TrainPro
   checkpoint_k_->setSpecialValueText(tr("checkpoints: default"));
   checkpoint_k_->setPrefix(tr("checkpoint every "));
   checkpoint_k_->setToolTip(tr("Images between checkpoints (each also writes a package you can use in the studio)"));
-  nums_l->addWidget(batch_);
-  nums_l->addWidget(images_k_);
-  nums_l->addWidget(checkpoint_k_);
-  nums_l->addWidget(lr_);
+  nums_l->addWidget(images_k_, 2);
+  nums_l->addWidget(batch_, 1);
   form->addRow(tr("Length"), nums);
+  auto* nums2 = new QWidget(this);
+  auto* nums2_l = new QHBoxLayout(nums2);
+  nums2_l->setContentsMargins(0, 0, 0, 0);
+  nums2_l->addWidget(checkpoint_k_, 2);
+  nums2_l->addWidget(lr_, 1);
+  form->addRow(tr("Checkpoints"), nums2);
 
   auto* aug = new QWidget(this);
   auto* aug_l = new QHBoxLayout(aug);
@@ -206,7 +210,12 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), process_(new TrainPro
   chart_ = new QChart;
   chart_->setTheme(QChart::ChartThemeDark);
   chart_->setTitle(tr("Losses"));
-  chart_->legend()->setAlignment(Qt::AlignBottom);
+  chart_->legend()->setAlignment(Qt::AlignRight);
+  {
+    QFont lf = chart_->legend()->font();
+    lf.setPointSizeF(lf.pointSizeF() * 0.85);
+    chart_->legend()->setFont(lf);
+  }
   chart_->setMargins(QMargins(2, 2, 2, 2));
   axis_x_ = new QValueAxis;
   axis_x_->setTitleText(tr("images"));
@@ -216,7 +225,8 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), process_(new TrainPro
   chart_->addAxis(axis_y_, Qt::AlignLeft);
   chart_view_ = new QChartView(chart_, this);
   chart_view_->setRenderHint(QPainter::Antialiasing);
-  chart_view_->setMinimumHeight(180);
+  chart_view_->setMinimumHeight(250);
+  setMinimumHeight(800);  // in a scroll area: the curves never get squashed
   split->addWidget(chart_view_);
 
   auto* lower = new QWidget(this);
@@ -283,6 +293,7 @@ TrainSettings TrainPanel::settings() const {
   if (aug_translation_->isChecked()) s.augment << "translation";
   if (aug_cutout_->isChecked()) s.augment << "cutout";
   s.lr = lr_->value();
+  s.extra = extra_;
   return s;
 }
 
@@ -301,6 +312,7 @@ void TrainPanel::setSettings(const TrainSettings& s) {
   aug_translation_->setChecked(s.augment.contains("translation"));
   aug_cutout_->setChecked(s.augment.contains("cutout"));
   lr_->setValue(s.lr);
+  extra_ = s.extra;
 }
 
 QStringList TrainPanel::checkpointPackages() const {
@@ -442,8 +454,20 @@ void TrainPanel::onEvent(const TrainEvent& e) {
         progress_->setValue(int(std::min<qint64>(1000, images_ * 1000 / images_target_)));
       for (auto it = e.losses.begin(); it != e.losses.end(); ++it) addLossPoint(it.key(), double(e.images), it.value());
       axis_x_->setRange(0, std::max<double>(1.0, double(images_)));
-      const double pad = std::max(1e-3, 0.05 * (y_max_ - y_min_));
-      axis_y_->setRange(y_min_ - pad, y_max_ + pad);
+      // The y range covers the later three quarters of the run, so the large
+      // values of the first steps do not flatten the curves.
+      double lo = 0, hi = 0;
+      bool any = false;
+      for (const QLineSeries* s : std::as_const(series_))
+        for (const QPointF& pt : s->points())
+          if (pt.x() >= 0.25 * double(images_)) {
+            lo = any ? std::min(lo, pt.y()) : pt.y();
+            hi = any ? std::max(hi, pt.y()) : pt.y();
+            any = true;
+          }
+      if (!any) lo = y_min_, hi = y_max_;
+      const double pad = std::max(1e-3, 0.08 * (hi - lo));
+      axis_y_->setRange(lo - pad, hi + pad);
       progress_label_->setText(tr("%L1 / %L2 images · %3 images/s · ETA %4 · step %L5 · lr %6")
                                    .arg(e.images)
                                    .arg(images_target_)
@@ -455,7 +479,7 @@ void TrainPanel::onEvent(const TrainEvent& e) {
     }
     case TrainEvent::Type::Sample: showSample(e.path); break;
     case TrainEvent::Type::Checkpoint: {
-      auto* item = new QListWidgetItem(tr("%L1 images — %2").arg(e.images).arg(QFileInfo(e.path).fileName()));
+      auto* item = new QListWidgetItem(tr("%L1 images").arg(e.images));
       item->setData(Qt::UserRole, e.package);
       item->setToolTip(tr("checkpoint: %1\npackage: %2").arg(e.path, e.package));
       checkpoints_->addItem(item);

@@ -107,6 +107,7 @@ class TrainPanel : public QWidget {
   qint64 images_target_ = 0;
   QString latest_sample_;
   QString run_dir_;
+  QStringList extra_;  // further trainer arguments (setSettings), kept as given
 };
 
 }  // namespace gg::ui

@@ -6,8 +6,11 @@
 namespace gg::ui {
 
 void ViewTransform::fit() {
-  const double zx = double(viewport_.width()) / std::max(1, image_.width());
-  const double zy = double(viewport_.height()) / std::max(1, image_.height());
+  // A margin around the image keeps it clear of the canvas's edges.
+  const int margin = std::min(kFitMargin, std::min(viewport_.width(), viewport_.height()) / 8);
+  const double zx = double(viewport_.width() - 2 * margin) / std::max(1, image_.width());
+  const int inset = std::min(bottom_inset_, viewport_.height() / 4);
+  const double zy = double(viewport_.height() - 2 * margin - inset) / std::max(1, image_.height());
   double z = std::min(zx, zy);
   if (z >= 1.0) {
     z = std::floor(z);  // integer zoom: pixel-exact
@@ -16,7 +19,7 @@ void ViewTransform::fit() {
   }
   zoom_ = std::clamp(z, kMinZoom, kMaxZoom);
   offset_ = QPointF((viewport_.width() - image_.width() * zoom_) / 2.0,
-                    (viewport_.height() - image_.height() * zoom_) / 2.0);
+                    (viewport_.height() - inset - image_.height() * zoom_) / 2.0);
   clampOffset();
 }
 

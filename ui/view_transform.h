@@ -13,9 +13,13 @@ class ViewTransform {
   // Zoom limits (screen pixels per image pixel).
   static constexpr double kMinZoom = 0.125;
   static constexpr double kMaxZoom = 64.0;
+  // Pixels kept free around the image by fit() (less in a small view).
+  static constexpr int kFitMargin = 24;
 
   void setViewport(QSize viewport) { viewport_ = viewport; }
   void setImageSize(QSize image) { image_ = image; }
+  // Extra room fit() leaves below the image (e.g. for the canvas's layer strip).
+  void setBottomInset(int px) { bottom_inset_ = px; }
   QSize viewport() const { return viewport_; }
   QSize imageSize() const { return image_; }
 
@@ -43,6 +47,7 @@ class ViewTransform {
   QSize image_{1, 1};
   double zoom_ = 1.0;
   QPointF offset_;  // widget position of the image's top-left corner
+  int bottom_inset_ = 0;
 };
 
 }  // namespace gg::ui

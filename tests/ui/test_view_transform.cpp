@@ -13,11 +13,12 @@ class TestViewTransform : public QObject {
     QTest::addColumn<QSize>("viewport");
     QTest::addColumn<QSize>("image");
     QTest::addColumn<double>("zoom");
-    QTest::newRow("64 in 800x600") << QSize(800, 600) << QSize(64, 64) << 9.0;
+    // fit() keeps a 24 px margin: (600 - 48) / 64 = 8.6 -> 8.
+    QTest::newRow("64 in 800x600") << QSize(800, 600) << QSize(64, 64) << 8.0;
     QTest::newRow("256 in 800x600") << QSize(800, 600) << QSize(256, 256) << 2.0;
-    QTest::newRow("exact fit") << QSize(512, 512) << QSize(64, 64) << 8.0;
-    QTest::newRow("larger than view") << QSize(300, 300) << QSize(1024, 1024) << 0.25;
-    QTest::newRow("grid 4x1") << QSize(800, 600) << QSize(256, 64) << 3.0;
+    QTest::newRow("margin kept") << QSize(512, 512) << QSize(64, 64) << 7.0;
+    QTest::newRow("larger than view") << QSize(300, 300) << QSize(1024, 1024) << 0.125;
+    QTest::newRow("grid 4x1") << QSize(800, 600) << QSize(256, 64) << 2.0;
   }
   void fitPicksIntegerZoom() {
     QFETCH(QSize, viewport);
@@ -41,6 +42,7 @@ class TestViewTransform : public QObject {
     v.setViewport(QSize(800, 600));
     v.setImageSize(QSize(64, 64));
     v.fit();
+    v.setZoom(9.0);
     const QPointF anchor(300, 250);
     const QPointF before = v.widgetToImage(anchor);
     v.stepZoom(anchor, 2);
@@ -54,6 +56,16 @@ class TestViewTransform : public QObject {
     QCOMPARE(v.zoom(), 0.5);
     v.stepZoom(anchor, 1);
     QCOMPARE(v.zoom(), 1.0);
+  }
+
+  void bottomInsetKeepsRoomBelow() {
+    ViewTransform v;
+    v.setViewport(QSize(800, 600));
+    v.setImageSize(QSize(64, 64));
+    v.setBottomInset(44);
+    v.fit();
+    QCOMPARE(v.zoom(), 7.0);  // (600 - 48 - 44) / 64 = 7.9
+    QVERIFY(v.imageRect().bottom() <= 600 - 44 - 24 + 1);
   }
 
   void zoomIsClamped() {
