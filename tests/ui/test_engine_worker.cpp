@@ -214,6 +214,36 @@ class TestEngineWorker : public QObject {
     QCOMPARE(again->image, r->image);
   }
 
+  void exportsThePath() {
+    RenderRequest r;
+    r.kind = RenderRequest::Kind::Interpolate;
+    r.sources = {Source{"cat face, noto style", 1, {}}, Source{"red heart, twemoji style", 2, {}}};
+    r.weights = {1.0, 0.0};
+    r.psi = 0.7;
+    QSignalSpy exported(host_.get(), &EngineHost::exported);
+    const QString gif = dir_.filePath("path.gif");
+    host_->exportPath(r, 6, gif);
+    QVERIFY(exported.wait(60000));
+    QFile f(gif);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.read(6), QByteArray("GIF89a"));
+    const QString frames = dir_.filePath("frames");
+    host_->exportPath(r, 5, frames);
+    QVERIFY(exported.wait(60000));
+    QCOMPARE(QDir(frames).entryList({"*.png"}, QDir::Files).size(), 5);
+    // The first frame is the pure first prompt; it carries its recipe.
+    const auto first = waitFor(*host_, host_->request(r));
+    QVERIFY(first);
+    const QString f0 = frames + "/" + QDir(frames).entryList({"*.png"}, QDir::Files, QDir::Name).first();
+    QCOMPARE(QImage(f0).convertToFormat(QImage::Format_RGB888).scaled(16, 16), first->image);
+    // Exporting needs an interpolation.
+    QSignalSpy failed(host_.get(), &EngineHost::failed);
+    host_->exportPath(generate("cat face, noto style", 1), 4, dir_.filePath("x.gif"));
+    QVERIFY(failed.wait(30000));
+    QCOMPARE(failed.first().at(0).toString(), QString("export"));
+    QVERIFY(failed.first().at(1).toString().contains("Interpolate"));
+  }
+
   void cleanupTestCase() { host_.reset(); }
 };
 
