@@ -291,8 +291,10 @@ int launch_workers(int nproc, int threads) {
   const int per_rank = threads > 0 ? threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / nproc);
   const int port = free_tcp_port();
   const std::string exe = fs::read_symlink("/proc/self/exe").string();
-  // Ranks share the cores: idle OpenMP threads must sleep rather than spin, or
-  // a preempted rank stalls the others (measured: 1.1 img/s spinning vs 12 passive, emoji64 on 2 cores).
+  // Ranks share the cores: idle OpenMP threads should sleep rather than spin,
+  // or a preempted thread stalls everyone waiting at its barrier. (emoji64 on
+  // this 2-core VM under load: one process with 2 spinning threads 1.1 img/s;
+  // --nproc 2 --threads 2, one passive thread per rank, 12 img/s.)
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   std::vector<pid_t> pids;
   for (int r = 0; r < nproc; ++r) {
