@@ -28,7 +28,8 @@ double frechet_distance(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   auto m = torch::matmul(torch::matmul(sa, cb), sa);
   m = 0.5 * (m + m.t());
   auto tr_sqrt = torch::linalg_eigvalsh(m).clamp_min(0).sqrt().sum();
-  return ((mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item<double>();
+  // >= 0 in exact arithmetic; rounding can leave -1e-17 for identical sets.
+  return std::max(0.0, ((mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item<double>());
 }
 
 double clip_score(const torch::Tensor& image, const torch::Tensor& text) {
