@@ -122,12 +122,7 @@ ClipTrainer::~ClipTrainer() {
 }
 
 void ClipTrainer::start_loader(int64_t position) {
-  if (loader_) loader_->stop();
-  LoaderOptions lo;
-  lo.batch_size = options_.batch;
-  lo.seed = options_.seed;
-  lo.position = position;
-  loader_ = std::make_unique<BatchLoader>(train_, lo);
+  restart_loader(loader_, train_, options_.batch, options_.seed, position);
 }
 
 torch::Tensor ClipTrainer::tokenize(const std::vector<std::string>& captions) const {

@@ -73,6 +73,16 @@ void RunFolder::append_stats(const json& line) const {
   f.flush();
 }
 
+void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
+                    int64_t position) {
+  if (loader) loader->stop();
+  LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.seed = seed;
+  lo.position = position;
+  loader = std::make_unique<BatchLoader>(std::move(data), lo);
+}
+
 TensorMap rng_state(const std::string& prefix) {
   TensorMap out;
   auto cpu = at::detail::getDefaultCPUGenerator();

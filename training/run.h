@@ -63,6 +63,11 @@ class RunFolder {
   std::filesystem::path root_;
 };
 
+// Replaces `loader` (stopping the old one first) with a shuffled loader of
+// `batch` images from sampler position `position`: how trainers start and resume.
+void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
+                    int64_t position);
+
 // The global CPU generator's state (and CUDA's, when present) as tensors.
 TensorMap rng_state(const std::string& prefix = "rng.");
 void set_rng_state(const TensorMap& tensors, const std::string& prefix = "rng.");
