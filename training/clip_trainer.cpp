@@ -180,9 +180,7 @@ Checkpoint ClipTrainer::state() const {
   ck.config = {{"mode", "clip"}, {"clip", config_}, {"options", options_}};
   add_prefix(ck.tensors, state_dict(*clip_), "clip.");
   adam_->save(ck.tensors, "adam.");
-  add_prefix(ck.tensors, rng_state(""), "rng.");
-  ck.metadata["gigagan_train_state"] =
-      json({{"images", images}, {"steps", steps}, {"position", loader_->position()}, {"lr_scale", lr_scale_}}).dump();
+  save_progress(ck, {loader_->position(), lr_scale_});
   return ck;
 }
 
@@ -193,14 +191,9 @@ void ClipTrainer::load_state(const Checkpoint& ck, const std::string& source) {
     throw CheckpointError("'" + source + "' was trained with another CLIP config; resume with the same --config");
   load_state_dict_strict(*clip_, select_prefix(ck.tensors, "clip."), source);
   adam_->load(ck.tensors, "adam.", source);
-  set_rng_state(select_prefix(ck.tensors, "rng."), "");
-  auto it = ck.metadata.find("gigagan_train_state");
-  if (it == ck.metadata.end()) throw CheckpointError("'" + source + "' has no training state");
-  json st = json::parse(it->second);
-  images = st.at("images").get<int64_t>();
-  steps = st.at("steps").get<int64_t>();
-  lr_scale_ = st.value("lr_scale", 1.0);
-  start_loader(st.at("position").get<int64_t>());
+  const Progress p = load_progress(ck, source);
+  lr_scale_ = p.lr_scale;
+  start_loader(p.position);
 }
 
 bool ClipTrainer::write_samples(const fs::path&) { return false; }

@@ -384,13 +384,7 @@ StepResult GanTrainer::step() {
     check("g_total", total);
     measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
   }
-  if (dp_.reduce) dp_.reduce(net().parameters());
-  if (r.non_finite.empty() && !adam_g_->grads_finite()) r.non_finite = "G gradient";
-  if (dp_.any && dp_.any(!r.non_finite.empty()) && r.non_finite.empty()) r.non_finite = "another rank's loss";
-  if (!r.non_finite.empty()) {
-    adam_g_->zero_grad();
-    return r;
-  }
+  if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
   measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); update_ema(); return 0; });
 
   // ---- D: V_MSIO + matching-aware + vision-aided.
@@ -463,18 +457,24 @@ StepResult GanTrainer::step() {
       });
     }
   }
-  std::vector<torch::Tensor> d_params;
-  for (const auto& [name, p] : adam_d_->params()) d_params.push_back(p);
-  if (dp_.reduce) dp_.reduce(d_params);
-  if (r.non_finite.empty() && !adam_d_->grads_finite()) r.non_finite = "D gradient";
-  if (dp_.any && dp_.any(!r.non_finite.empty()) && r.non_finite.empty()) r.non_finite = "another rank's loss";
-  if (!r.non_finite.empty()) {
-    adam_d_->zero_grad();
-    return r;
-  }
+  if (!gradients_ready(*adam_d_, "D gradient", r)) return r;
   measured(profiling_, profile_, "D step: Adam", 0, [&] { adam_d_->step(); adam_d_->zero_grad(); return 0; });
   for (auto& [k, v] : r.losses) v /= micro_steps;
   return r;
+}
+
+bool GanTrainer::gradients_ready(Adam& adam, const char* what, StepResult& r) {
+  // Average over ranks, then decide on every rank alike whether to step.
+  if (dp_.reduce) {
+    std::vector<torch::Tensor> params;
+    for (const auto& [name, p] : adam.params()) params.push_back(p);
+    dp_.reduce(params);
+  }
+  if (r.non_finite.empty() && !adam.grads_finite()) r.non_finite = what;
+  if (dp_.any && dp_.any(!r.non_finite.empty()) && r.non_finite.empty()) r.non_finite = "another rank's loss";
+  if (r.non_finite.empty()) return true;
+  adam.zero_grad();
+  return false;
 }
 
 void GanTrainer::synchronize() {
@@ -528,10 +528,7 @@ Checkpoint GanTrainer::state() const {
   if (VA_) add_prefix(ck.tensors, state_dict(*VA_), "VA.");
   adam_g_->save(ck.tensors, "adam_g.");
   adam_d_->save(ck.tensors, "adam_d.");
-  add_prefix(ck.tensors, rng_state(""), "rng.");
-  ck.metadata["gigagan_train_state"] =
-      json({{"images", images}, {"steps", steps}, {"position", loader_->position()}, {"lr_scale", lr_scale_}})
-          .dump();
+  save_progress(ck, {loader_->position(), lr_scale_});
   return ck;
 }
 
@@ -548,15 +545,9 @@ void GanTrainer::load_state(const Checkpoint& ck, const std::string& source) {
   if (VA_) load_state_dict_strict(*VA_, select_prefix(ck.tensors, "VA."), source);
   adam_g_->load(ck.tensors, "adam_g.", source);
   adam_d_->load(ck.tensors, "adam_d.", source);
-  set_rng_state(select_prefix(ck.tensors, "rng."), "");
-  auto it = ck.metadata.find("gigagan_train_state");
-  if (it == ck.metadata.end()) throw CheckpointError("'" + source + "' has no training state");
-  json st = json::parse(it->second);
-  images = st.at("images").get<int64_t>();
-  steps = st.at("steps").get<int64_t>();
-  const double scale = st.value("lr_scale", 1.0);
-  scale_learning_rate(scale / lr_scale_);
-  start_loader(st.at("position").get<int64_t>());
+  const Progress p = load_progress(ck, source);
+  scale_learning_rate(p.lr_scale / lr_scale_);
+  start_loader(p.position);
 }
 
 bool GanTrainer::write_samples(const fs::path& path) {

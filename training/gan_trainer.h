@@ -156,6 +156,10 @@ class GanTrainer : public TrainerBase {
   std::vector<std::vector<torch::Tensor>> d_logits(const std::vector<torch::Tensor>& pyramid,
                                                    const std::vector<torch::Tensor>& t_ds);
   void update_ema();
+  // After backward: all-reduce the optimiser's gradients (data parallel) and
+  // agree whether they are finite; false (gradients cleared, `r` names the
+  // cause) when the step must not be applied.
+  bool gradients_ready(Adam& adam, const char* what, StepResult& r);
   // The trained network and its EMA (G or U).
   torch::nn::Module& net();
   torch::nn::Module& net_ema();

@@ -121,6 +121,22 @@ void save_image_grid(const torch::Tensor& images, int columns, const fs::path& p
   write_file_atomic(path.string(), std::string(bytes.begin(), bytes.end()));
 }
 
+void TrainerBase::save_progress(Checkpoint& ck, const Progress& p) const {
+  add_prefix(ck.tensors, rng_state(""), "rng.");
+  ck.metadata["gigagan_train_state"] =
+      json({{"images", images}, {"steps", steps}, {"position", p.position}, {"lr_scale", p.lr_scale}}).dump();
+}
+
+TrainerBase::Progress TrainerBase::load_progress(const Checkpoint& ck, const std::string& source) {
+  auto it = ck.metadata.find("gigagan_train_state");
+  if (it == ck.metadata.end()) throw CheckpointError("'" + source + "' has no training state");
+  set_rng_state(select_prefix(ck.tensors, "rng."), "");
+  json st = json::parse(it->second);
+  images = st.at("images").get<int64_t>();
+  steps = st.at("steps").get<int64_t>();
+  return {st.at("position").get<int64_t>(), st.value("lr_scale", 1.0)};
+}
+
 std::string resume_latest(TrainerBase& trainer, const RunFolder& run) {
   auto latest = run.latest_checkpoint();
   if (!latest) return "";

@@ -120,6 +120,19 @@ class TrainerBase {
   // Images seen so far (restored by load_state).
   int64_t images = 0;
   int64_t steps = 0;
+
+ protected:
+  // What every trainer's checkpoint carries besides its networks: images,
+  // steps, the data position and the learning-rate scale (metadata
+  // "gigagan_train_state") and the RNG state (tensors "rng.*").
+  struct Progress {
+    int64_t position = 0;
+    double lr_scale = 1.0;
+  };
+  void save_progress(Checkpoint& ck, const Progress& p) const;
+  // Restores images, steps and the RNG; returns the position and lr scale.
+  // Throws CheckpointError naming `source` when the state is missing.
+  Progress load_progress(const Checkpoint& ck, const std::string& source);
 };
 
 struct LoopResult {
