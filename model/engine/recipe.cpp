@@ -293,7 +293,11 @@ Recipe Recipe::from_json(const json& j) {
   return r;
 }
 
-Recipe Recipe::parse(const std::string& text, const std::string& source) {
+namespace {
+
+// Parses recipe JSON text with T::from_json; errors name `source`.
+template <class T>
+T parse_recipe_text(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text);
@@ -301,10 +305,16 @@ Recipe Recipe::parse(const std::string& text, const std::string& source) {
     throw ConfigError("recipe '" + source + "' is not valid JSON: " + e.what());
   }
   try {
-    return from_json(j);
+    return T::from_json(j);
   } catch (const ConfigError& e) {
     throw ConfigError("recipe '" + source + "': " + e.what());
   }
+}
+
+}  // namespace
+
+Recipe Recipe::parse(const std::string& text, const std::string& source) {
+  return parse_recipe_text<Recipe>(text, source);
 }
 
 json RecipeGrid::to_json() const {
@@ -331,17 +341,7 @@ RecipeGrid RecipeGrid::from_json(const json& j) {
 }
 
 RecipeGrid RecipeGrid::parse(const std::string& text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw ConfigError("recipe '" + source + "' is not valid JSON: " + e.what());
-  }
-  try {
-    return from_json(j);
-  } catch (const ConfigError& e) {
-    throw ConfigError("recipe '" + source + "': " + e.what());
-  }
+  return parse_recipe_text<RecipeGrid>(text, source);
 }
 
 }  // namespace gg
