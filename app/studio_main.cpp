@@ -21,15 +21,16 @@
 #include "studio_icon.h"
 
 #ifdef GIGAGAN_WITH_JEMALLOC
-// jemalloc reads this at start-up. Freed pages are kept for 10 s before they
-// go back to the OS: long enough that the large tensors of the next step or
-// frame reuse them instead of faulting pages in again (see README, "Speed and
-// memory"), short enough that memory stays bounded. With no decay at all
-// (-1), a long training run's resident memory grew without bound (two
-// emoji64 ranks reached 7.6 and 10.6 GB in 16 minutes; a tiny run grew
-// ~5-40 MB/s, flat at 255 MB with decay).
+// jemalloc reads this at start-up. Freed pages are never handed back by
+// decay: the large tensors of the next training step or frame reuse them
+// instead of faulting pages in again (README, "Speed and memory": an emoji64
+// upsampler step spent 62% of its time in the kernel with a 10 s decay, 8%
+// with none). Left alone, resident memory then creeps up over a long run (two
+// emoji64 ranks reached 7.6 and 10.6 GB in 16 minutes), so the training loop
+// and the studio's render worker purge the cached pages every few minutes
+// (gg::MemoryReleaseTimer).
 extern "C" {
-const char* malloc_conf = "dirty_decay_ms:10000,muzzy_decay_ms:10000";
+const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
 }
 #endif
 

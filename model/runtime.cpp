@@ -1,5 +1,8 @@
 #include "runtime.h"
 
+#include <malloc.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -8,6 +11,9 @@
 
 #include "errors.h"
 #include <torch/version.h>
+
+// jemalloc's control interface, when jemalloc is linked into the process.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
 
 namespace gg {
 
@@ -58,6 +64,24 @@ std::string allocator_name() {
   while (std::getline(maps, line))
     if (line.find("libjemalloc") != std::string::npos) return "jemalloc";
   return "system malloc";
+}
+
+bool release_free_memory() {
+  if (mallctl) return mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;  // 4096: MALLCTL_ARENAS_ALL
+#if defined(__GLIBC__)
+  malloc_trim(0);
+  return true;
+#else
+  return false;
+#endif
+}
+
+void MemoryReleaseTimer::poll() {
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (last_ < 0) last_ = now;
+  if (now - last_ < seconds_) return;
+  release_free_memory();
+  last_ = now;
 }
 
 std::string runtime_summary() {

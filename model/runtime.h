@@ -20,6 +20,25 @@ torch::Device parse_device(const std::string& name);
 std::string blas_library();
 // "jemalloc" when it is loaded into this process, else "system malloc".
 std::string allocator_name();
+// Hands the allocator's cached free pages back to the OS: every jemalloc
+// arena is purged, or malloc_trim runs under the system allocator. The
+// executables keep freed pages (jemalloc with no decay, see app/) so that each
+// training step or frame reuses them instead of faulting them in again; long
+// loops call this now and then (MemoryReleaseTimer) so that resident memory
+// stays bounded. Returns false when the allocator offers no way to do it.
+bool release_free_memory();
+
+// Calls release_free_memory() from poll() at most once every `seconds`.
+class MemoryReleaseTimer {
+ public:
+  explicit MemoryReleaseTimer(double seconds) : seconds_(seconds) {}
+  void poll();
+
+ private:
+  double seconds_;
+  double last_ = -1;
+};
+
 // One line: threads, BLAS, CUDA availability, allocator, LibTorch version.
 std::string runtime_summary();
 

@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "errors.h"
+#include "runtime.h"
 #include "safetensors.h"
 
 namespace gg {
@@ -199,6 +200,10 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
   double images_per_s = 0;
   int rollbacks_left = nan_rollbacks;
   bool was_paused = false;
+  // The executables keep freed pages so every step reuses them; hand them back
+  // every few minutes, or a long run's resident memory creeps up (README,
+  // "Speed and memory").
+  MemoryReleaseTimer release_memory(300);
 
   while (trainer.images < loop.images) {
     int flags = (control.stop_requested() ? 1 : 0) | (control.paused() ? 2 : 0);
@@ -246,6 +251,7 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
     }
     trainer.images += trainer.batch_size();
     trainer.steps += 1;
+    release_memory.poll();
     for (const auto& [k, v] : step.losses) sums[k] += v;
     ++tick_steps;
 

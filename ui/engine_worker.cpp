@@ -69,6 +69,7 @@ void EngineWorker::processPending() {
     } catch (const std::exception& e) {
       Q_EMIT failed(QStringLiteral("render"), QString::fromUtf8(e.what()), r.id);
     }
+    release_memory_.poll();
   }
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "engine_backend.h"
+#include "runtime.h"
 
 namespace gg::ui {
 
@@ -63,6 +64,8 @@ class EngineWorker : public QObject {
   bool scheduled_ = false;
   std::atomic<bool> cancel_{false};
   std::atomic<int> rendered_count_{0};
+  // Freed pages are kept for the next frame; handed back once a minute at most.
+  gg::MemoryReleaseTimer release_memory_{60};
   std::atomic<int> dropped_count_{0};
 };
 
