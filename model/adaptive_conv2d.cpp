@@ -176,11 +176,11 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
       if (demodulate) {
         // e[o] = sum_{c,kk} K[o,c,kk]^2 s_c^2: one square pass and one GEMV.
         auto d = demod_coef(torch::mv(kern.square(), per_tap(s.square()).view({ci * kk})));  // [Co]
-        y = torch::conv2d(xs, kern.view({co, ci, k, k}), {}, 1, pad);
+        y = torch::conv2d(conv_layout(xs), conv_layout(kern.view({co, ci, k, k})), {}, 1, pad);
         y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
                         : y * d.view({1, co, 1, 1});
       } else {
-        y = torch::conv2d(xs, kern.view({co, ci, k, k}), b, 1, pad);
+        y = torch::conv2d(conv_layout(xs), conv_layout(kern.view({co, ci, k, k})), b, 1, pad);
       }
     } else {
       // High resolution: modulate and demodulate the (small) kernel.

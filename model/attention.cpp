@@ -21,8 +21,12 @@ namespace {
 // [N, C, H, W] -> [N, HW, C]
 torch::Tensor to_tokens(const torch::Tensor& x) { return x.flatten(2).transpose(1, 2); }
 // [N, HW, C] -> [N, C, H, W]
+// [N, HW, C] -> [N, C, H, W] as a channels_last view of the tokens, no copy:
+// the convolutions after an attention layer want channels_last anyway (see
+// adaptive_conv2d.cpp), and a channels_last input makes to_tokens a
+// contiguous view.
 torch::Tensor from_tokens(const torch::Tensor& t, int64_t h, int64_t w) {
-  return t.transpose(1, 2).reshape({t.size(0), t.size(2), h, w});
+  return t.contiguous().view({t.size(0), h, w, t.size(2)}).permute({0, 3, 1, 2});
 }
 // [N, T, heads*d] -> [N*heads, T, d] (one head: t itself)
 torch::Tensor split_heads(const torch::Tensor& t, int64_t heads) {
