@@ -16,6 +16,8 @@
 #include "model_config.h"
 #include "runtime.h"
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 namespace gg::cli {
 
 namespace {
@@ -82,6 +84,9 @@ Command bench_command() {
        "package, or a preset with random weights", ""},
       {"inversion", "", "with --engine: also time inversion into W and W+", ""},
       {"inversion-steps", "N", "with --inversion: steps", "300"},
+      {"profile", "PREFIX",
+       "also record the timed generator calls as Chrome traces, PREFIX-<config>-b<batch>-<case>.json (chrome://tracing, "
+       "or scripts/profile-summary for self time by op)", ""},
       {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
       device_option(),
       threads_option(),
@@ -128,7 +133,8 @@ Command bench_command() {
              }},
             {"with text layers T", [&] { G->forward(z, tokens, eot); }},
         };
-        for (auto& cs : cases) {
+        for (size_t ci = 0; ci < cases.size(); ++ci) {
+          auto& cs = cases[ci];
           double flops = 0;
           {
             FlopCounter counter;
@@ -136,6 +142,12 @@ Command bench_command() {
             flops = counter.flops();
           }
           const double ms = time_ms(cs.fn, warmup, iters, device);
+          if (args.has("profile")) {
+            const std::string path = args.get("profile") + "-" + config.name + "-b" + std::to_string(batch) + "-" +
+                                     std::to_string(ci) + ".json";
+            torch::autograd::profiler::RecordProfile record(path);
+            for (int i = 0; i < iters; ++i) cs.fn();
+          }
           BenchRow r;
           r.gflop_per_image = flops / batch / 1e9;
           r.images_per_s = batch / (ms / 1e3);

@@ -549,11 +549,13 @@ int train_bench(const Args& args, std::ostream& out) {
             << " GFLOP/s = " << std::setprecision(0) << 100.0 * flops / secs / 1e9 / ref << "% of " << ref
             << " GFLOP/s\n";
         out << "  " << std::left << std::setw(26) << "phase" << std::right << std::setw(10) << "ms/step"
-            << std::setw(8) << "share" << std::setw(12) << "GFLOP/s" << "\n";
+            << std::setw(8) << "share" << std::setw(16) << "fwd GFLOP/s" << "\n";
+        // Forward phases: their own FLOPs over their own time. The backward each
+        // one causes is timed in a backward phase; its FLOPs count in the total.
         for (const auto& [phase, t] : prof.seconds) {
-          const double f = prof.flops.count(phase) ? prof.flops.at(phase) : 0;
+          const double f = prof.forward_flops.count(phase) ? prof.forward_flops.at(phase) : 0;
           out << "  " << std::left << std::setw(26) << phase << std::right << std::setprecision(1) << std::setw(10)
-              << 1e3 * t / prof.steps << std::setw(7) << std::setprecision(0) << 100 * t / secs << "%" << std::setw(12)
+              << 1e3 * t / prof.steps << std::setw(7) << std::setprecision(0) << 100 * t / secs << "%" << std::setw(16)
               << std::setprecision(1);
           if (f > 0) out << f / t / 1e9;
           else out << "-";

@@ -95,6 +95,7 @@ auto measured(bool on, StepProfile& profile, const char* phase, double multiplie
   FlopCounter counter;
   auto result = fn();
   profile.flops[phase] += counter.flops() * multiplier;
+  profile.forward_flops[phase] += counter.flops();
   profile.seconds[phase] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -103,7 +103,8 @@ struct DataParallel {
 // (forward, input gradient with its graph, and that graph's backward).
 struct StepProfile {
   std::map<std::string, double> seconds;  // phase -> total seconds
-  std::map<std::string, double> flops;    // phase -> total training FLOPs
+  std::map<std::string, double> flops;    // phase -> total training FLOPs (its forward and the backward it causes)
+  std::map<std::string, double> forward_flops;  // phase -> FLOPs of the forward pass itself
   int64_t steps = 0;
 };
 
