@@ -215,7 +215,12 @@ std::vector<torch::Tensor> UpsamplerImpl::synthesize(const torch::Tensor& image,
   // Decoder: the bottleneck features start it; encoder features at equal
   // resolutions are added after each up block. RGB outputs accumulate as in
   // StyleGAN2's skip generator (img = up2x(img) + ToRGB(h)), from the input
-  // resolution upwards; each level's running image is one pyramid output.
+  // resolution upwards, starting from the (clean) input image itself: the
+  // network predicts what bilinear upsampling misses rather than the whole
+  // image, so an untrained upsampler already returns a smooth upscale and
+  // training spends itself on detail (the paper is silent; residual learning
+  // as in SR GANs such as ESRGAN's global skip). Each level's running image is
+  // one pyramid output.
   std::vector<torch::Tensor> pyramid;
   torch::Tensor img;
   for (size_t k = 0; k < up.size(); ++k) {
@@ -223,7 +228,7 @@ std::vector<torch::Tensor> UpsamplerImpl::synthesize(const torch::Tensor& image,
     h = up[k](h, w, t_local, idx <= d ? skips[idx] : torch::Tensor());
     if (up[k]->to_rgb) {
       auto rgb = up[k]->to_rgb(h, w);
-      img = img.defined() ? upsample2x(img) + rgb : rgb;
+      img = img.defined() ? upsample2x(img) + rgb : image + rgb;
       pyramid.push_back(img);
     }
   }

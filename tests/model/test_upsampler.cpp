@@ -152,9 +152,10 @@ class TestUpsampler : public QObject {
     const auto noisy = run(true, n7);
     QCOMPARE(test::max_abs_diff(noisy, run(true, n7)), 0.0);
     QVERIFY(test::max_abs_diff(noisy, clean) > 1e-5);
-    // The noise is image + input_noise_std * noise.
+    // The network sees image + input_noise_std * noise; the image path carries
+    // the clean image (the input of a noisy run minus the upscaled noise).
     const auto manual = u->forward(x.image + c.input_noise_std * n7, x.z, x.tokens, x.eot, false)[0];
-    QVERIFY(test::max_abs_diff(noisy, manual) < 1e-5);
+    QVERIFY(test::max_abs_diff(noisy, manual - upsample2x(c.input_noise_std * n7)) < 1e-5);
     // Global generator when no tensor is given: reproducible under manual_seed.
     torch::manual_seed(3);
     const auto g1 = run(true);
@@ -180,9 +181,32 @@ class TestUpsampler : public QObject {
     const auto b0 = u->down.back()(u->down[0](u->from_rgb(x.image), torch::randn({1, c.w_dim})),
                                    torch::randn({1, c.w_dim}));
     QCOMPARE(b0.abs().max().item<double>(), 0.0);
-    const auto cut = u->forward(x.image, x.z, x.tokens, x.eot, false)[0];
-    const auto cut_moved = u->forward(x.image.flip(3), x.z, x.tokens, x.eot, false)[0];
-    QVERIFY2(test::max_abs_diff(cut, cut_moved) > 1e-4, "output ignores the input without the bottleneck");
+    // What the network adds to the upscaled input (the image path carries the
+    // input anyway) must still depend on the input.
+    const auto residual = [&](const torch::Tensor& image) {
+      return u->forward(image, x.z, x.tokens, x.eot, false)[0] - upsample2x(image);
+    };
+    QVERIFY2(test::max_abs_diff(residual(x.image), residual(x.image.flip(3))) > 1e-4,
+             "output ignores the input without the bottleneck");
+  }
+
+  // The RGB path starts from the input image: with every ToRGB silenced, the
+  // pyramid is the input, bilinearly upsampled level by level.
+  void imagePathStartsFromInput() {
+    const auto c = tiny_config(16, 64, 2);
+    Upsampler u(c);
+    const auto x = make_inputs(c, 2);
+    torch::NoGradGuard ng;
+    for (auto& block : u->up)
+      if (block->to_rgb) {
+        block->to_rgb->weight.zero_();
+        if (block->to_rgb->bias.defined()) block->to_rgb->bias.zero_();
+      }
+    const auto pyr = u->forward(x.image, x.z, x.tokens, x.eot, false);
+    QCOMPARE(static_cast<int>(pyr.size()), 3);
+    QVERIFY(test::max_abs_diff(pyr[2], x.image) < 1e-6);
+    QVERIFY(test::max_abs_diff(pyr[1], upsample2x(x.image)) < 1e-6);
+    QVERIFY(test::max_abs_diff(pyr[0], upsample2x(upsample2x(x.image))) < 1e-6);
   }
 
   // Text conditioning reaches the output.
