@@ -114,6 +114,21 @@ torch::Tensor Engine::mean_w(const std::string& prompt, int samples, bool upsamp
   return m;
 }
 
+// The untruncated w of a (network, seed, prompt) source: from the cache, or
+// computed by `map` (without autograd) and remembered.
+torch::Tensor Engine::cached_source_w(const char* network, const Source& s, const std::function<torch::Tensor()>& map) {
+  const std::string key = network + std::to_string(s.seed) + '\0' + s.prompt;
+  if (auto hit = source_ws_cache_.get(key)) return *hit;
+  torch::Tensor raw;
+  {
+    torch::NoGradGuard no_grad;
+    raw = map();
+  }
+  source_ws_cache_.put(key, std::make_shared<torch::Tensor>(raw));
+  ++source_ws_;
+  return raw;
+}
+
 torch::Tensor Engine::source_w(const Source& s, int samples) {
   const auto& g = pkg_.generator->config;
   if (s.latent) {
@@ -126,17 +141,9 @@ torch::Tensor Engine::source_w(const Source& s, int samples) {
                         std::to_string(g.w_dim) + "])");
     return w.to(device_).unsqueeze(0);
   }
-  const std::string key = "g" + std::to_string(s.seed) + '\0' + s.prompt;
-  torch::Tensor raw;
-  if (auto hit = source_ws_cache_.get(key)) {
-    raw = *hit;
-  } else {
-    const auto e = encode(s.prompt);
-    torch::NoGradGuard no_grad;
-    raw = pkg_.generator->map(seeded_z(s.seed, g.z_dim, device_), e->g.t_global);
-    source_ws_cache_.put(key, std::make_shared<torch::Tensor>(raw));
-    ++source_ws_;
-  }
+  const torch::Tensor raw = cached_source_w("g", s, [&] {
+    return pkg_.generator->map(seeded_z(s.seed, g.z_dim, device_), encode(s.prompt)->g.t_global);
+  });
   if (s.psi == 1.0) return raw;
   torch::NoGradGuard no_grad;
   return GeneratorImpl::truncate(raw, mean_w(s.prompt, samples), s.psi);
@@ -145,17 +152,10 @@ torch::Tensor Engine::source_w(const Source& s, int samples) {
 torch::Tensor Engine::source_up_w(const Source& s, int samples) {
   if (!pkg_.upsampler) throw ConfigError("this model has no upsampler (its package has no \"upsampler\" entry)");
   const auto& u = pkg_.upsampler->config;
-  const std::string key = "u" + std::to_string(s.seed) + '\0' + s.prompt;
-  torch::Tensor raw;
-  if (auto hit = source_ws_cache_.get(key)) {
-    raw = *hit;
-  } else {
-    const auto e = encode(s.prompt);
-    torch::NoGradGuard no_grad;
-    raw = pkg_.upsampler->mapping->forward(seeded_z(s.seed ^ kUpsamplerZSalt, u.z_dim, device_), e->u.t_global);
-    source_ws_cache_.put(key, std::make_shared<torch::Tensor>(raw));
-    ++source_ws_;
-  }
+  const torch::Tensor raw = cached_source_w("u", s, [&] {
+    return pkg_.upsampler->mapping->forward(seeded_z(s.seed ^ kUpsamplerZSalt, u.z_dim, device_),
+                                            encode(s.prompt)->u.t_global);
+  });
   if (s.psi == 1.0) return raw;
   torch::NoGradGuard no_grad;
   return GeneratorImpl::truncate(raw, mean_w(s.prompt, samples, true), s.psi);

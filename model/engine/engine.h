@@ -127,6 +127,7 @@ class Engine {
  private:
   void check_model(const Recipe& r, bool allow_other_model) const;
   void set_noise(const std::string& noise);
+  torch::Tensor cached_source_w(const char* network, const Source& s, const std::function<torch::Tensor()>& map);
 
   ModelPackage pkg_;
   EngineOptions options_;

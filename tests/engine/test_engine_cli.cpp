@@ -9,7 +9,7 @@
 #include <map>
 #include <sstream>
 
-#include "cli.h"
+#include "cli_support.h"
 #include "image_io.h"
 #include "recipe.h"
 #include "test_support.h"
@@ -18,18 +18,12 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int code;
-  std::string out, err;
-};
-Result run(std::vector<std::string> argv) {
+using gg::test::contains;
+gg::test::CliResult run(std::vector<std::string> argv) {
   // One thread: CTest runs suites in parallel, and oversubscribed OpenMP spins.
   if (argv.size() > 1 && argv[1] != "--help") argv.insert(argv.end(), {"--device", "cpu", "--threads", "1"});
-  std::ostringstream out, err;
-  const int code = gg::cli::run(argv, out, err);
-  return {code, out.str(), err.str()};
+  return gg::test::run_cli(argv);
 }
-bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
 std::string slurp(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;

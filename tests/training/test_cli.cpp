@@ -3,20 +3,12 @@
 
 #include <sstream>
 
-#include "cli.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace {
-struct Result {
-  int code;
-  std::string out, err;
-};
-Result run(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  const int code = gg::cli::run(argv, out, err);
-  return {code, out.str(), err.str()};
-}
-bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+using gg::test::contains;
+gg::test::CliResult run(const std::vector<std::string>& argv) { return gg::test::run_cli(argv); }
 }  // namespace
 
 class TestCli : public QObject {

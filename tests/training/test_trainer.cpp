@@ -10,7 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "checkpoint.h"
-#include "cli.h"
+#include "cli_support.h"
 #include "clip_trainer.h"
 #include "run.h"
 #include "test_support.h"
@@ -19,16 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-Result run(const std::vector<std::string>& argv) {
-  std::ostringstream out, err;
-  const int code = gg::cli::run(argv, out, err);
-  return {code, out.str(), err.str()};
-}
-bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+using gg::test::contains;
+gg::test::CliResult run(const std::vector<std::string>& argv) { return gg::test::run_cli(argv); }
 
 // `count` 16 px images with distinct colours and bars, sidecar captions (kohya
 // layout), plus `broken` files that are not images.
