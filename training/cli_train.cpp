@@ -372,6 +372,8 @@ Command gan_command(GanTarget target) {
       {"augment", "POLICY", "DiffAugment policy (color,translation,cutout; \"\" for none)", "translation,cutout"},
       {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
       {"perceptual-weight", "F", "upsampler: CLIP-feature perceptual loss weight", "1"},
+      {"pixel-weight", "F", "upsampler: L1 weight between output and real image, both averaged down to the input size",
+       "1"},
       {"inject-nan-at-step", "N", "testing aid: make the G loss NaN at this step", "-1"},
       {"nproc", "N", "start N local data-parallel workers (c10d, rendezvous on 127.0.0.1)", "1"},
       {"world-size", "N", "ranks in a multi-machine run (with --rank, --master-addr, --master-port)", "1"},
@@ -404,6 +406,7 @@ Command gan_command(GanTarget target) {
     o.seed = std::stoull(args.get("seed"));
     o.inject_nan_at_step = std::stoll(args.get("inject-nan-at-step"));
     o.perceptual_weight = args.get_double("perceptual-weight");
+    o.pixel_weight = args.get_double("pixel-weight");
     if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GIGAGAN.md)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);

@@ -21,8 +21,10 @@ void GanTrainOptions::validate() const {
   config_require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "GanTrainOptions.beta1/beta2", "must be in [0, 1)");
   config_require(r1_gamma >= 0, "GanTrainOptions.r1_gamma", "must be >= 0");
   config_require(r1_interval >= 1, "GanTrainOptions.r1_interval", "must be >= 1");
-  config_require(match_weight >= 0 && clip_weight >= 0 && vision_weight >= 0, "GanTrainOptions weights",
-                 "match_weight, clip_weight and vision_weight must be >= 0");
+  config_require(match_weight >= 0 && clip_weight >= 0 && vision_weight >= 0 && perceptual_weight >= 0 &&
+                     pixel_weight >= 0,
+                 "GanTrainOptions weights",
+                 "match_weight, clip_weight, vision_weight, perceptual_weight and pixel_weight must be >= 0");
   config_require(ema_half_life_images >= 0 && ema_rampup >= 0, "GanTrainOptions.ema_half_life_images",
                  "must be >= 0");
   config_require(sample_prompts >= 1 && sample_seeds >= 1, "GanTrainOptions.sample_prompts", "must be >= 1");
@@ -377,6 +379,18 @@ StepResult GanTrainer::step() {
                                    [&] { return perceptual_loss(fake[0], reals.slice(0, a, b)); });
       total = total + options_.perceptual_weight * g_perceptual;
       check("g_perceptual", g_perceptual);
+    }
+    if (up && options_.pixel_weight > 0) {
+      // The perceptual features are layer-normalised per token, blind to
+      // absolute colour: without this term the upsampler's colours drift
+      // (seen in its first samples). Averaged down to the input resolution,
+      // the output should give back the real low-res image: LPIPS's early
+      // layers constrain the same low frequencies.
+      const auto real = reals.slice(0, a, b);
+      const int64_t factor = real.size(2) / lows.size(2);
+      auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
+      total = total + options_.pixel_weight * g_pixel;
+      check("g_pixel", g_pixel);
     }
     if (options_.inject_nan_at_step == steps && !nan_injected_) {
       nan_injected_ = true;  // once per process, so a rollback can get past it

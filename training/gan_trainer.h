@@ -53,12 +53,13 @@ struct GanTrainOptions {
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
   double perceptual_weight = 1.0;  // upsampler only: CLIP-feature loss against the real high-res image
+  double pixel_weight = 1.0;       // upsampler only: L1 between output and real, both averaged down to the input size
   int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step (once per process)
   void validate() const;
 };
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
-               seed, sample_prompts, sample_seeds, perceptual_weight, inject_nan_at_step)
+               seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).

@@ -12,7 +12,9 @@
 #include "checkpoint.h"
 #include "cli_support.h"
 #include "clip_trainer.h"
+#include "model_io.h"
 #include "run.h"
+#include "upsampler.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -138,6 +140,33 @@ class TestTrainer : public QObject {
     int lines = 0;
     for (std::string line; std::getline(stats, line);) lines += gg::json::parse(line).contains("losses");
     QCOMPARE(lines, 4);
+  }
+
+  // `train-upsampler` runs its own losses (perceptual and pixel terms, no
+  // vision-aided D), can switch the pixel term off, and exports a loadable
+  // upsampler.
+  void upsamplerTrainsWithItsLosses() {
+    for (const std::string pixel : {"1", "0"}) {
+      const fs::path out = root() / ("upsampler-pixel" + pixel);
+      auto args = train_args(root() / "data", out, 8);
+      args[0] = "train-upsampler";
+      args.insert(args.end(), {"--pixel-weight", pixel});
+      auto r = run(args);
+      QVERIFY2(r.code == 0, r.err.c_str());
+      int steps = 0;
+      for (const auto& e : events(r.out)) {
+        if (e["event"] != "step") continue;
+        ++steps;
+        const auto& l = e.at("losses");
+        QVERIFY(l.contains("g_gan") && l.contains("g_perceptual") && l.contains("d_real") && !l.contains("g_vision"));
+        QCOMPARE(l.contains("g_pixel"), pixel == "1");
+        if (pixel == "1") QVERIFY(l.at("g_pixel").get<double>() > 0);
+      }
+      QCOMPARE(steps, 2);
+      QVERIFY(fs::exists(out / "upsampler.safetensors"));
+      auto u = gg::load_network<gg::UpsamplerConfig, gg::Upsampler>((out / "upsampler.safetensors").string(), "upsampler");
+      QCOMPARE(u->config.output_resolution, 64);  // the tiny preset: 16 -> 64 px
+    }
   }
 
   // A NaN stops the run without writing a checkpoint; the last good one stays.
