@@ -253,6 +253,11 @@ void PromptPanel::setSeed(quint64 seed) {
   seed_->setValue(int(std::min<quint64>(seed, kMaxSeed)));
 }
 
+void PromptPanel::setUpsample(bool on) {
+  const QSignalBlocker block(upsample_);
+  upsample_->setChecked(on && upsample_->isEnabled());
+}
+
 void PromptPanel::setPsi(double psi) {
   const QSignalBlocker b1(psi_), b2(psi_slider_);
   psi_->setValue(psi);

@@ -54,6 +54,7 @@ class PromptPanel : public QWidget {
   void setPrompt(const QString& text);
   void setSeed(quint64 seed);
   void setPsi(double psi);  // no signal
+  void setUpsample(bool on);  // no signal; ignored while the model has no upsampler
   void setLatent(const QString& latent);  // an inverted latent replaces the seed's w ("" to clear)
   QComboBox* promptBox() const { return prompt_; }
 

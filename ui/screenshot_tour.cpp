@@ -75,6 +75,15 @@ int runScreenshotTour(MainWindow& w, const QString& out_dir, const QString& data
   waitSignal(&w, &MainWindow::stateCommitted, 60000);
   if (!grab(w, out_dir + "/prompt.png", log)) ++failures;
 
+  // Upsample: the same images through the GAN upsampler, when the package has one.
+  if (w.model().upsampled_resolution > 0) {
+    prompt->setUpsample(true);
+    prompt->generate();
+    waitSignal(&w, &MainWindow::stateCommitted, 120000);
+    if (!grab(w, out_dir + "/upsample.png", log)) ++failures;
+    prompt->setUpsample(false);
+  }
+
   // Style Mix: layout from A, the fine layers from B.
   w.showPanel("Style Mix");
   StyleMixPanel* mix = w.styleMixPanel();

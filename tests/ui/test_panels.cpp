@@ -88,6 +88,23 @@ class TestPanels : public QObject {
     QCOMPARE(more.last().first().value<RenderResult>().request.psi, 0.3);
   }
 
+  // The tiny package has a 16 -> 64 px upsampler: the checkbox runs it and the
+  // canvas shows its output.
+  void upsampleShowsTheUpsampledImage() {
+    PromptPanel* p = w_->promptPanel();
+    p->setPrompt("cat face, noto style");
+    p->setSeed(3);
+    p->setUpsample(true);
+    p->generate();
+    const EditState s = waitCommit();
+    QVERIFY(s.request.upsample);
+    QCOMPARE(s.image.size(), QSize(64, 64));
+    QCOMPARE(w_->canvas()->image().size(), QSize(64, 64));
+    p->setUpsample(false);
+    p->generate();
+    QCOMPARE(waitCommit().image.size(), QSize(16, 16));
+  }
+
   void ctrlEnterGenerates() {
     w_->show();
     QVERIFY(QTest::qWaitForWindowExposed(w_.get()));
