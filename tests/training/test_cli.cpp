@@ -1,7 +1,10 @@
 // The `gigagan` command's dispatcher, options and error handling (training/cli.h).
 #include <QtTest/QtTest>
 
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli_support.h"
 #include "test_support.h"
@@ -90,6 +93,24 @@ class TestCli : public QObject {
                         "--warmup", "0", "--device", "cpu"});
     QCOMPARE(r.code, 0);
     QVERIFY2(contains(r.out, "GFLOP/img") && contains(r.out, "from cached text"), r.out.c_str());
+  }
+
+  // --profile writes one Chrome trace per timed case, with the ops that ran.
+  void benchProfileWritesTraces() {
+    QTemporaryDir dir;
+    const std::string prefix = dir.filePath("p").toStdString();
+    const auto r = run({"bench", "--config", gg::test::config_path("tiny"), "--batch", "1", "--iters", "2",
+                        "--warmup", "0", "--device", "cpu", "--profile", prefix});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    for (const char* c : {"-tiny-b1-0.json", "-tiny-b1-1.json"}) {
+      std::ifstream in(prefix + c);
+      QVERIFY2(in.good(), (prefix + c).c_str());
+      const auto trace = nlohmann::json::parse(in);
+      const auto& events = trace.is_object() ? trace.at("traceEvents") : trace;
+      int convs = 0;
+      for (const auto& e : events) convs += e.value("name", "") == "aten::conv2d";
+      QVERIFY(convs > 0);
+    }
   }
 };
 
