@@ -20,7 +20,6 @@ namespace gg {
 namespace {
 // [N, C, H, W] -> [N, HW, C]
 torch::Tensor to_tokens(const torch::Tensor& x) { return x.flatten(2).transpose(1, 2); }
-// [N, HW, C] -> [N, C, H, W]
 // [N, HW, C] -> [N, C, H, W] as a channels_last view of the tokens, no copy:
 // the convolutions after an attention layer want channels_last anyway (see
 // adaptive_conv2d.cpp), and a channels_last input makes to_tokens a

@@ -1,6 +1,8 @@
 #include "runtime.h"
 
+#if defined(__GLIBC__)
 #include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cstdlib>
