@@ -373,7 +373,7 @@ Command gan_command(GanTarget target) {
       {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
       {"perceptual-weight", "F", "upsampler: CLIP-feature perceptual loss weight", "1"},
       {"pixel-weight", "F", "upsampler: L1 weight between output and real image, both averaged down to the input size",
-       "1"},
+       "30"},
       {"inject-nan-at-step", "N", "testing aid: make the G loss NaN at this step", "-1"},
       {"nproc", "N", "start N local data-parallel workers (c10d, rendezvous on 127.0.0.1)", "1"},
       {"world-size", "N", "ranks in a multi-machine run (with --rank, --master-addr, --master-port)", "1"},

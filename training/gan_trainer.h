@@ -53,7 +53,8 @@ struct GanTrainOptions {
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
   double perceptual_weight = 1.0;  // upsampler only: CLIP-feature loss against the real high-res image
-  double pixel_weight = 1.0;       // upsampler only: L1 between output and real, both averaged down to the input size
+  double pixel_weight = 30.0;      // upsampler only: L1 between output and real, both averaged down to the input size
+                                   // (30: what the shipped upsampler used; 1 had not pulled its drifted colours back after 250 images)
   int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step (once per process)
   void validate() const;
 };
