@@ -4,7 +4,6 @@
 #include <malloc.h>
 #endif
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -79,9 +78,8 @@ bool release_free_memory() {
 }
 
 void MemoryReleaseTimer::poll() {
-  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (last_ < 0) last_ = now;
-  if (now - last_ < seconds_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_ < period_) return;
   release_free_memory();
   last_ = now;
 }

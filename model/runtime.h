@@ -2,6 +2,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <chrono>
 #include <string>
 
 namespace gg {
@@ -31,12 +32,12 @@ bool release_free_memory();
 // Calls release_free_memory() from poll() at most once every `seconds`.
 class MemoryReleaseTimer {
  public:
-  explicit MemoryReleaseTimer(double seconds) : seconds_(seconds) {}
+  explicit MemoryReleaseTimer(double seconds) : period_(seconds) {}
   void poll();
 
  private:
-  double seconds_;
-  double last_ = -1;
+  std::chrono::duration<double> period_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
 // One line: threads, BLAS, CUDA availability, allocator, LibTorch version.
