@@ -1,9 +1,11 @@
 // `gigagan package`: assembles a model package (Contract 1, model/engine/
 // package.h) from the artefacts of separate runs: the base model (a train
 // run's package/ folder or any package), an upsampler (train-upsampler's
-// upsampler.safetensors) and an evaluator CLIP (train-clip's clip.safetensors),
-// optionally stored as half precision. This is how resources/models/emoji is made.
+// upsampler.safetensors), an evaluator CLIP (train-clip's clip.safetensors)
+// and the discriminator for later fine-tuning, optionally stored as half
+// precision. This is how resources/models/emoji is made.
 #include "cli.h"
+#include "gan_trainer.h"
 #include "model_io.h"
 #include "package.h"
 #include "runtime.h"
@@ -20,6 +22,9 @@ Command package_command() {
       {"base", "PKG", "model package with the tokenizer, CLIP and generator (e.g. RUN/package) (required)", ""},
       {"upsampler", "FILE", "upsampler .safetensors (train-upsampler's RUN/upsampler.safetensors)", ""},
       {"evaluator", "FILE", "evaluator CLIP .safetensors (train-clip's RUN/clip.safetensors; metrics only)", ""},
+      {"discriminator", "FILE", "D for later fine-tuning (--init): a `gigagan train` checkpoint or discriminator "
+                                ".safetensors; default: the base package's, if any", ""},
+      {"no-discriminator", "", "leave the discriminator out", ""},
       {"name", "NAME", "package name (default: the base package's)", ""},
       {"description", "TEXT", "one line shown by the studio (default: the base package's)", ""},
       {"fp16", "", "store weights as half precision (loaded as float32)", ""},
@@ -45,6 +50,18 @@ Command package_command() {
       pkg.evaluator = load_network<ClipConfig, ClipModel>(f, "clip");
       if (pkg.evaluator->config.text_config.vocab_size < pkg.tokenizer->vocab_size())
         throw ConfigError("--evaluator '" + f + "' has a smaller vocabulary than the package's tokenizer");
+    }
+    if (args.has("discriminator")) {
+      const std::string f = args.get("discriminator");
+      Checkpoint d = discriminator_checkpoint(load_checkpoint(f), f);
+      const json g = d.config.value("model", json::object()).value("generator", json());
+      if (g != json(pkg.generator->config))
+        throw ConfigError("--discriminator '" + f + "' was trained with another generator config than the base package's");
+      pkg.discriminator = std::move(d);
+    }
+    if (args.flag("no-discriminator")) {
+      pkg.discriminator.reset();
+      pkg.discriminator_file.clear();
     }
     if (args.has("name")) pkg.name = args.get("name");
     if (args.has("description")) pkg.description = args.get("description");

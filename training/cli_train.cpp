@@ -19,6 +19,7 @@
 #include "model_io.h"
 #include "cli.h"
 #include "model_config.h"
+#include "package.h"
 #include "runtime.h"
 
 namespace gg::cli {
@@ -176,6 +177,7 @@ Command train_clip_command() {
       {"seed", "N", "seed of the weights, the sampler and augmentation", "0"},
       {"augment", "POLICY", "DiffAugment policy on images (\"\" for none)", "translation"},
       {"hr", "", "make the tower's images from the high-res files (image_256) instead of the 64 px ones", ""},
+      {"style-pairs", "", "half of each batch: the same emoji in the other style (noto <-> twemoji) as a hard negative", ""},
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [](const Args& args, std::ostream& out) {
@@ -193,6 +195,7 @@ Command train_clip_command() {
     o.warmup_images = std::stoll(args.get("warmup"));
     o.seed = std::stoull(args.get("seed"));
     o.augment = args.get("augment");
+    o.style_pairs = args.flag("style-pairs");
     LoopOptions loop = parse_loop(args, 200000, 20000);
     o.images = loop.images;
     o.validate();
@@ -369,6 +372,8 @@ Command gan_command(GanTarget target) {
       {"clip-weight", "F", "CLIP contrastive loss weight (G)", "0.2"},
       {"vision-weight", "F", "vision-aided loss weight (0: off)", "0.5"},
       {"ema", "N", "G EMA half-life in images", "10000"},
+      {"ema-rampup", "F", "EMA half-life at most F x images seen (0: off, for fine-tuning an --init G)", "0.05"},
+      {"d-warmup", "N", "train only D for the first N images (fine-tuning an --init G with a fresh D)", "0"},
       {"augment", "POLICY", "DiffAugment policy (color,translation,cutout; \"\" for none)", "translation,cutout"},
       {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
       {"perceptual-weight", "F", "upsampler: CLIP-feature perceptual loss weight", "1"},
@@ -402,6 +407,8 @@ Command gan_command(GanTarget target) {
     o.clip_weight = args.get_double("clip-weight");
     o.vision_weight = args.get_double("vision-weight");
     o.ema_half_life_images = args.get_double("ema");
+    o.ema_rampup = args.get_double("ema-rampup");
+    o.d_warmup_images = std::stoll(args.get("d-warmup"));
     o.augment = args.get("augment");
     o.seed = std::stoull(args.get("seed"));
     o.inject_nan_at_step = std::stoll(args.get("inject-nan-at-step"));
@@ -436,19 +443,32 @@ Command gan_command(GanTarget target) {
     }
     GanTrainer trainer(config, o, train, clip.model, tokenizer, device, dp, target);
     trainer.set_package_sources(clip.tokenizer_folder, "GigaGAN " + config.name + " trained on " + args.get("data"));
+    json init;  // what --init started from (the start event says; D null: D starts from scratch)
     if (args.has("init") && run.checkpoints().empty()) {
       std::string file = args.get("init");
-      if (fs::is_directory(file)) file = (fs::path(file) / (up ? "upsampler.safetensors" : "generator.safetensors")).string();
+      std::string d_file;  // a package's discriminator (base GAN only)
+      if (fs::is_directory(file)) {
+        if (!up && fs::exists(fs::path(file) / "package.json")) d_file = load_package(file).discriminator_file;
+        file = (fs::path(file) / (up ? "upsampler.safetensors" : "generator.safetensors")).string();
+      }
       Checkpoint ck = load_checkpoint(file);
-      if (ck.kind == (up ? "upsampler" : "generator")) trainer.init_generator(ck.tensors, file);
-      else if (ck.kind == "train-state") trainer.init_generator(select_prefix(ck.tensors, "G_ema."), file);
-      else throw ConfigError("--init '" + file + "' holds a " + ck.kind + ", not a " + (up ? "upsampler" : "generator"));
+      if (ck.kind == (up ? "upsampler" : "generator")) {
+        trainer.init_generator(ck.tensors, file);
+      } else if (ck.kind == "train-state") {
+        trainer.init_generator(select_prefix(ck.tensors, "G_ema."), file);
+        if (!up) d_file = file;
+      } else {
+        throw ConfigError("--init '" + file + "' holds a " + ck.kind + ", not a " + (up ? "upsampler" : "generator"));
+      }
+      if (!d_file.empty()) trainer.init_discriminator(d_file == file ? ck : load_checkpoint(d_file), d_file);
+      init = {{"generator", file}, {"discriminator", d_file.empty() ? json() : json(d_file)}};
     }
     return drive(trainer, run, loop, args,
                  {{"config", config_path},
                   {"train_size", train->report().usable},
                   {"dataset", json::parse(train->report().to_json())},
-                  {"clip", clip.clip_file}},
+                  {"clip", clip.clip_file},
+                  {"init", init}},
                  out);
   };
   return c;

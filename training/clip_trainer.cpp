@@ -1,9 +1,12 @@
 #include "clip_trainer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "bpe_trainer.h"
 #include "errors.h"
+#include "evaluate.h"
 #include "model_io.h"
 
 namespace gg {
@@ -114,7 +117,41 @@ ClipTrainer::ClipTrainer(const ClipConfig& config, const ClipTrainOptions& optio
   adam.eps = 1e-6;
   adam.weight_decay = options_.weight_decay;
   adam_ = std::make_unique<Adam>(params, adam, decayed);
+  if (options_.style_pairs) {
+    partner_ = style_partners(*train_);
+    if (std::none_of(partner_.begin(), partner_.end(), [](int64_t j) { return j >= 0; }))
+      throw DatasetError("train-clip --style-pairs: no caption of the training set has a partner in the other style "
+                         "(captions must end in \", noto style\" or \", twemoji style\")");
+  }
   start_loader(0);
+}
+
+std::vector<int64_t> style_partners(const Dataset& dataset) {
+  std::unordered_map<std::string, int64_t> by_caption;
+  for (int64_t i = 0; i < dataset.size(); ++i) by_caption.emplace(dataset.entry(i).caption, i);
+  std::vector<int64_t> partner(static_cast<size_t>(dataset.size()), -1);
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const std::string& c = dataset.entry(i).caption;
+    const std::string s = caption_style(c);
+    if (s != "noto" && s != "twemoji") continue;
+    auto it = by_caption.find(with_style(c, s == "noto" ? "twemoji" : "noto"));
+    if (it != by_caption.end()) partner[static_cast<size_t>(i)] = it->second;
+  }
+  return partner;
+}
+
+void pair_styles(const Dataset& dataset, const std::vector<int64_t>& partner, bool hr,
+                 const std::vector<int64_t>& indices, torch::Tensor& images, std::vector<std::string>& captions) {
+  const int64_t half = images.size(0) / 2;
+  images = images.clone();
+  for (int64_t i = 0; i < half; ++i) {
+    const int64_t j = partner.at(static_cast<size_t>(indices.at(static_cast<size_t>(i))));
+    if (j < 0) continue;  // no other-style version: keep the loader's image in that slot
+    auto s = dataset.load(j);
+    if (!s) continue;     // a bad file is reported by the dataset; keep the slot's image
+    images[half + i].copy_(hr ? s->image_hr : s->image);
+    captions.at(static_cast<size_t>(half + i)) = s->caption;
+  }
 }
 
 ClipTrainer::~ClipTrainer() {
@@ -145,13 +182,16 @@ double ClipTrainer::learning_rate() const {
 StepResult ClipTrainer::step() {
   Batch batch = loader_->next();
   // With high-res pairs loaded (--hr), the tower sees those (e.g. 128 px from the 256 px files).
-  torch::Tensor images = (batch.images_hr.defined() ? batch.images_hr : batch.images).to(device_);
+  torch::Tensor images = batch.images_hr.defined() ? batch.images_hr : batch.images;
+  std::vector<std::string> captions = batch.captions;
+  if (options_.style_pairs) pair_styles(*train_, partner_, batch.images_hr.defined(), batch.indices, images, captions);
+  images = images.to(device_);
   if (augment_.any()) images = diff_augment(images, augment_);
-  torch::Tensor ids = tokenize(batch.captions);
+  torch::Tensor ids = tokenize(captions);
   auto img = clip_->encode_image(images);
   auto txt = clip_->encode_text(ids);
   auto scale = clip_->logit_scale.exp().clamp_max(100.0);
-  auto loss = clip_contrastive_loss(img, txt, scale, batch.captions);
+  auto loss = clip_contrastive_loss(img, txt, scale, captions);
   StepResult r;
   adam_->zero_grad();
   loss.backward();
@@ -217,12 +257,37 @@ json ClipTrainer::evaluate() {
     ie.push_back(clip_->encode_image(torch::stack(std::vector<torch::Tensor>(imgs.begin() + b, imgs.begin() + e)).to(device_)));
     te.push_back(clip_->encode_text(tokenize(std::vector<std::string>(caps.begin() + b, caps.begin() + e))));
   }
+  // Style probe (as `gigagan eval`'s): the own caption against the same caption
+  // in the other style, for the images whose caption names noto or twemoji.
+  std::vector<std::string> other;
+  std::vector<int64_t> styled;
+  for (size_t i = 0; i < caps.size(); ++i) {
+    const std::string st = caption_style(caps[i]);
+    if (st != "noto" && st != "twemoji") continue;
+    other.push_back(with_style(caps[i], st == "noto" ? "twemoji" : "noto"));
+    styled.push_back(static_cast<int64_t>(i));
+  }
+  torch::Tensor other_emb;
+  if (!styled.empty()) {
+    std::vector<torch::Tensor> oe;
+    for (size_t b = 0; b < other.size(); b += 128)
+      oe.push_back(clip_->encode_text(tokenize(std::vector<std::string>(other.begin() + b, other.begin() + std::min(other.size(), b + 128)))));
+    other_emb = torch::cat(oe);
+  }
   clip_->train();
-  auto sim = torch::matmul(torch::cat(ie), torch::cat(te).t());
+  auto image_emb = torch::cat(ie), text_emb = torch::cat(te);
+  auto sim = torch::matmul(image_emb, text_emb.t());
   auto target = torch::arange(sim.size(0), torch::kLong);
   const double i2t = (sim.argmax(1).cpu() == target).to(torch::kFloat).mean().item<double>();
   const double t2i = (sim.argmax(0).cpu() == target).to(torch::kFloat).mean().item<double>();
-  return {{"val_image_to_text_top1", i2t}, {"val_text_to_image_top1", t2i}, {"val_size", sim.size(0)}};
+  json metrics = {{"val_image_to_text_top1", i2t}, {"val_text_to_image_top1", t2i}, {"val_size", sim.size(0)}};
+  if (!styled.empty()) {
+    auto idx = torch::tensor(styled, torch::kLong).to(image_emb.device());
+    auto e = image_emb.index_select(0, idx);
+    auto own = (e * text_emb.index_select(0, idx)).sum(1), oth = (e * other_emb).sum(1);
+    metrics["val_style_accuracy"] = (own > oth).to(torch::kFloat).mean().item<double>();
+  }
+  return metrics;
 }
 
 std::string ClipTrainer::export_package(const RunFolder& run) {

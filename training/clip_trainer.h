@@ -29,9 +29,16 @@ struct ClipTrainOptions {
   int64_t images = 200000;       // the schedule's length (the loop's target)
   uint64_t seed = 0;             // weights, sampler and augmentation
   std::string augment = "translation";  // DiffAugment policy on the images ("" none)
+  // Style-paired batches: the second half of each batch holds the first
+  // half's emoji in the other style ("noto style" <-> "twemoji style"), where
+  // the dataset has it. In random batches of 128 out of ~7,000 images the
+  // other style of the same emoji is almost never a negative, so the
+  // contrastive loss barely rewards telling styles apart; with pairs it must.
+  bool style_pairs = false;
   void validate() const;
 };
-GG_CONFIG_JSON(ClipTrainOptions, batch, lr, weight_decay, warmup_images, lr_min_ratio, images, seed, augment)
+GG_CONFIG_JSON(ClipTrainOptions, batch, lr, weight_decay, warmup_images, lr_min_ratio, images, seed, augment,
+               style_pairs)
 
 // Tokenizer for a CLIP config: context = max_position_embeddings, pad id from the config.
 Tokenizer load_clip_tokenizer(const std::string& folder, const ClipConfig& config);
@@ -79,7 +86,19 @@ class ClipTrainer : public TrainerBase {
   std::unique_ptr<BatchLoader> loader_;
   AugmentPolicy augment_;
   double lr_scale_ = 1.0;
+  std::vector<int64_t> partner_;  // style_pairs: train index -> its other-style entry, or -1
 };
+
+// For each entry of `dataset`, the index of the entry whose caption is the
+// same with the other of the two styles ("noto" <-> "twemoji"), or -1.
+std::vector<int64_t> style_partners(const Dataset& dataset);
+// Style-paired batch (ClipTrainOptions::style_pairs): slot half + i of
+// `images` [B, 3, R, R] (a new tensor; the input is not written) and
+// `captions` becomes the other-style partner of slot i (i < B / 2), read from
+// `dataset` (its high-res image when `hr`); a slot whose emoji has no partner
+// keeps what it had. `indices`: the dataset index of each slot.
+void pair_styles(const Dataset& dataset, const std::vector<int64_t>& partner, bool hr,
+                 const std::vector<int64_t>& indices, torch::Tensor& images, std::vector<std::string>& captions);
 
 // Symmetric contrastive loss with soft targets: rows whose captions are equal
 // are all positives. image, text: [N, P] unit norm; scale: exp(logit_scale).

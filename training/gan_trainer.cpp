@@ -27,6 +27,7 @@ void GanTrainOptions::validate() const {
                  "match_weight, clip_weight, vision_weight, perceptual_weight and pixel_weight must be >= 0");
   config_require(ema_half_life_images >= 0 && ema_rampup >= 0, "GanTrainOptions.ema_half_life_images",
                  "must be >= 0");
+  config_require(d_warmup_images >= 0, "GanTrainOptions.d_warmup_images", "must be >= 0");
   config_require(sample_prompts >= 1 && sample_seeds >= 1, "GanTrainOptions.sample_prompts", "must be >= 1");
   AugmentPolicy::parse(augment);
 }
@@ -337,70 +338,74 @@ StepResult GanTrainer::step() {
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
 
   // ---- G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided.
-  set_requires_grad(true);
-  adam_g_->zero_grad();
-  for (int m = 0; m < micro_steps; ++m) {
-    const int64_t a = m * micro_, b = a + micro_;
-    auto t = slice(text, a, b);
-    auto t_hat = slice(text_hat, a, b);
-    auto fake = measured(profiling_, profile_, "G step: G forward", 3,
-                         [&] { return generate(false, z_g.slice(0, a, b), t, lows.slice(0, a, b)); });
-    auto aug = augment(fake);
-    std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
-    if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
-    auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
-    torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
-    torch::Tensor total = g_gan;
-    check("g_gan", g_gan);
-    if (options_.match_weight > 0) {
-      auto g_match = sum_over_pairs(logits[1], d_loss_fake);
-      total = total + options_.match_weight * g_match;
-      check("g_match", g_match);
+  // Not during the D warm-up of a fine-tuning run (d_warmup_images): a fresh
+  // D would first push an --init generator around with meaningless gradients.
+  if (images >= options_.d_warmup_images) {
+    set_requires_grad(true);
+    adam_g_->zero_grad();
+    for (int m = 0; m < micro_steps; ++m) {
+      const int64_t a = m * micro_, b = a + micro_;
+      auto t = slice(text, a, b);
+      auto t_hat = slice(text_hat, a, b);
+      auto fake = measured(profiling_, profile_, "G step: G forward", 3,
+                           [&] { return generate(false, z_g.slice(0, a, b), t, lows.slice(0, a, b)); });
+      auto aug = augment(fake);
+      std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
+      if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
+      auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
+      torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
+      torch::Tensor total = g_gan;
+      check("g_gan", g_gan);
+      if (options_.match_weight > 0) {
+        auto g_match = sum_over_pairs(logits[1], d_loss_fake);
+        total = total + options_.match_weight * g_match;
+        check("g_match", g_match);
+      }
+      if (options_.clip_weight > 0) {
+        auto image = measured(profiling_, profile_, "G step: CLIP image", 2, [&] { return clip_->encode_image(fake[0]); });
+        auto logits_clip = clip_->logit_scale.exp().clamp_max(100.0) * torch::matmul(image, t.embed.t());
+        auto same = torch::zeros({b - a, b - a}, image.options());
+        for (int64_t i = 0; i < b - a; ++i)
+          for (int64_t j = 0; j < b - a; ++j)
+            if (captions[static_cast<size_t>(a + i)] == captions[static_cast<size_t>(a + j)]) same[i][j] = 1.0;
+        auto g_clip = -(same / same.sum(1, true) * torch::log_softmax(logits_clip, 1)).sum(1).mean();
+        total = total + options_.clip_weight * g_clip;
+        check("g_clip", g_clip);
+      }
+      if (VA_) {
+        auto va = measured(profiling_, profile_, "G step: vision-aided D", 2, [&] { return VA_->forward(aug[0], t.pooled); });
+        auto g_vision = mean_over(va, g_loss);
+        total = total + options_.vision_weight * g_vision;
+        check("g_vision", g_vision);
+      }
+      if (up && options_.perceptual_weight > 0) {
+        auto g_perceptual = measured(profiling_, profile_, "G step: perceptual", 2,
+                                     [&] { return perceptual_loss(fake[0], reals.slice(0, a, b)); });
+        total = total + options_.perceptual_weight * g_perceptual;
+        check("g_perceptual", g_perceptual);
+      }
+      if (up && options_.pixel_weight > 0) {
+        // The perceptual features are layer-normalised per token, blind to
+        // absolute colour: without this term the upsampler's colours drift
+        // (seen in its first samples). Averaged down to the input resolution,
+        // the output should give back the real low-res image: LPIPS's early
+        // layers constrain the same low frequencies.
+        const auto real = reals.slice(0, a, b);
+        const int64_t factor = real.size(2) / lows.size(2);
+        auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
+        total = total + options_.pixel_weight * g_pixel;
+        check("g_pixel", g_pixel);
+      }
+      if (options_.inject_nan_at_step == steps && !nan_injected_) {
+        nan_injected_ = true;  // once per process, so a rollback can get past it
+        total = total * std::numeric_limits<double>::quiet_NaN();
+      }
+      check("g_total", total);
+      measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
     }
-    if (options_.clip_weight > 0) {
-      auto image = measured(profiling_, profile_, "G step: CLIP image", 2, [&] { return clip_->encode_image(fake[0]); });
-      auto logits_clip = clip_->logit_scale.exp().clamp_max(100.0) * torch::matmul(image, t.embed.t());
-      auto same = torch::zeros({b - a, b - a}, image.options());
-      for (int64_t i = 0; i < b - a; ++i)
-        for (int64_t j = 0; j < b - a; ++j)
-          if (captions[static_cast<size_t>(a + i)] == captions[static_cast<size_t>(a + j)]) same[i][j] = 1.0;
-      auto g_clip = -(same / same.sum(1, true) * torch::log_softmax(logits_clip, 1)).sum(1).mean();
-      total = total + options_.clip_weight * g_clip;
-      check("g_clip", g_clip);
-    }
-    if (VA_) {
-      auto va = measured(profiling_, profile_, "G step: vision-aided D", 2, [&] { return VA_->forward(aug[0], t.pooled); });
-      auto g_vision = mean_over(va, g_loss);
-      total = total + options_.vision_weight * g_vision;
-      check("g_vision", g_vision);
-    }
-    if (up && options_.perceptual_weight > 0) {
-      auto g_perceptual = measured(profiling_, profile_, "G step: perceptual", 2,
-                                   [&] { return perceptual_loss(fake[0], reals.slice(0, a, b)); });
-      total = total + options_.perceptual_weight * g_perceptual;
-      check("g_perceptual", g_perceptual);
-    }
-    if (up && options_.pixel_weight > 0) {
-      // The perceptual features are layer-normalised per token, blind to
-      // absolute colour: without this term the upsampler's colours drift
-      // (seen in its first samples). Averaged down to the input resolution,
-      // the output should give back the real low-res image: LPIPS's early
-      // layers constrain the same low frequencies.
-      const auto real = reals.slice(0, a, b);
-      const int64_t factor = real.size(2) / lows.size(2);
-      auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
-      total = total + options_.pixel_weight * g_pixel;
-      check("g_pixel", g_pixel);
-    }
-    if (options_.inject_nan_at_step == steps && !nan_injected_) {
-      nan_injected_ = true;  // once per process, so a rollback can get past it
-      total = total * std::numeric_limits<double>::quiet_NaN();
-    }
-    check("g_total", total);
-    measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
+    if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
+    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); update_ema(); return 0; });
   }
-  if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
-  measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); update_ema(); return 0; });
 
   // ---- D: V_MSIO + matching-aware + vision-aided.
   set_requires_grad(false);
@@ -533,6 +538,42 @@ void GanTrainer::update_ema() {
   for (const auto& item : sb) db[item.key()].copy_(item.value());
 }
 
+Checkpoint discriminator_checkpoint(const Checkpoint& ck, const std::string& source) {
+  if (ck.kind == "discriminator") return ck;
+  if (ck.kind != "train-state" || ck.config.value("mode", "") != "gan")
+    throw CheckpointError("'" + source + "' holds neither a discriminator nor a `gigagan train` checkpoint (kind '" +
+                          ck.kind + "')");
+  Checkpoint d;
+  d.kind = "discriminator";
+  d.config = {{"model", ck.config.at("model")}};
+  add_prefix(d.tensors, select_prefix(ck.tensors, "D."), "D.");
+  add_prefix(d.tensors, select_prefix(ck.tensors, "VA."), "VA.");
+  return d;
+}
+
+Checkpoint GanTrainer::discriminator_state() const {
+  Checkpoint d;
+  d.kind = "discriminator";
+  d.config = {{"model", config_}};
+  add_prefix(d.tensors, state_dict(*D_), "D.");
+  if (VA_) add_prefix(d.tensors, state_dict(*VA_), "VA.");
+  return d;
+}
+
+void GanTrainer::init_discriminator(const Checkpoint& ck, const std::string& source) {
+  if (target_ != GanTarget::Base) throw ConfigError("init_discriminator: only the base GAN trainer takes a D");
+  const Checkpoint d = discriminator_checkpoint(ck, source);
+  const json model = d.config.value("model", json::object());
+  const json mine = config_;
+  for (const char* part : {"discriminator", "vision_aided"})
+    if (model.value(part, json()) != mine.at(part))
+      throw CheckpointError("'" + source + "': its " + part + " config differs from this run's (--config " +
+                            config_.name + "); a D only fine-tunes with the config it was trained with");
+  torch::NoGradGuard ng;
+  load_state_dict_strict(*D_, select_prefix(d.tensors, "D."), source);
+  if (VA_) load_state_dict_strict(*VA_, select_prefix(d.tensors, "VA."), source);
+}
+
 Checkpoint GanTrainer::state() const {
   Checkpoint ck;
   ck.kind = "train-state";
@@ -606,6 +647,7 @@ std::string GanTrainer::export_package(const RunFolder& run) {
   pkg.tokenizer_folder = tokenizer_folder_;
   pkg.clip = clip_;
   pkg.generator = G_ema_;
+  pkg.discriminator = discriminator_state();  // so --init RUN/package fine-tunes against this D
   save_package(run.package_dir().string(), pkg);
   return run.package_dir().string();
 }

@@ -47,7 +47,8 @@ struct GanTrainOptions {
   double clip_weight = 0.2;    // CLIP contrastive loss (G)
   double vision_weight = 0.5;  // vision-aided loss (G and its D); ignored when the config disables it
   double ema_half_life_images = 10000;
-  double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off)
+  double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off; fine-tuning an --init G)
+  int64_t d_warmup_images = 0;  // G is not updated for this many images (D catches up with an --init G)
   std::string augment = "translation,cutout";  // DiffAugment on real and fake alike ("" none)
   uint64_t seed = 0;
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
@@ -60,7 +61,8 @@ struct GanTrainOptions {
 };
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
-               seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step)
+               seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
+               d_warmup_images)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -139,6 +141,12 @@ class GanTrainer : public TrainerBase {
 
   // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required.
   void init_generator(const TensorMap& generator, const std::string& source);
+  // Fine-tuning: D (and the vision-aided heads) from a "discriminator"
+  // checkpoint (a package's discriminator.safetensors) or a `gigagan train`
+  // checkpoint; the D and vision-aided configs must be this run's.
+  void init_discriminator(const Checkpoint& ck, const std::string& source);
+  // D and the vision-aided heads as a "discriminator" checkpoint (packages keep it).
+  Checkpoint discriminator_state() const;
   // Where export_package also copies the tokenizer and CLIP from.
   void set_package_sources(std::string tokenizer_folder, std::string description);
 
@@ -203,5 +211,10 @@ class GanTrainer : public TrainerBase {
   bool nan_injected_ = false;
   StepProfile profile_;
 };
+
+// A "discriminator" checkpoint from either such a checkpoint (returned as is)
+// or a `gigagan train` train-state checkpoint (its D.* and VA.* tensors and its
+// model config). Throws CheckpointError naming `source` for any other kind.
+Checkpoint discriminator_checkpoint(const Checkpoint& ck, const std::string& source);
 
 }  // namespace gg

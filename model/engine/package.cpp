@@ -168,6 +168,11 @@ ModelPackage load_package(const std::string& dir_str, const torch::Device& devic
   require_file(gen_path, "generator file");
   if (!up_path.empty()) require_file(up_path, "upsampler file");
   if (!eval_path.empty()) require_file(eval_path, "evaluator file");
+  const fs::path disc_path = m.file("discriminator", false);
+  if (!disc_path.empty()) {
+    require_file(disc_path, "discriminator file");
+    pkg.discriminator_file = disc_path.string();
+  }
 
   pkg.clip = load_network<ClipConfig, ClipModel>(clip_path.string(), "clip", device);
   freeze(pkg.clip);
@@ -344,6 +349,15 @@ void save_package(const std::string& dir_str, const ModelPackage& pkg, const Sav
       save_network((tmp / "evaluator_clip.safetensors").string(), "clip", pkg.evaluator->config, pkg.evaluator,
                    options.storage);
       doc["evaluator"] = "evaluator_clip.safetensors";
+    }
+    if (pkg.discriminator || !pkg.discriminator_file.empty()) {
+      const Checkpoint d = pkg.discriminator ? *pkg.discriminator : load_checkpoint(pkg.discriminator_file);
+      if (d.kind != "discriminator")
+        throw CheckpointError("save_package('" + dir.string() + "'): the discriminator " +
+                              (pkg.discriminator ? std::string("given") : "'" + pkg.discriminator_file + "'") +
+                              " is a " + d.kind + " checkpoint, not a discriminator");
+      save_checkpoint((tmp / "discriminator.safetensors").string(), d, options.storage);
+      doc["discriminator"] = "discriminator.safetensors";
     }
     if (!pkg.sample_prompts.empty()) doc["sample_prompts"] = pkg.sample_prompts;
     write_file_atomic((tmp / "package.json").string(), doc.dump(2) + "\n");

@@ -5,6 +5,7 @@
 //                         "generator": "generator.safetensors",
 //                         "upsampler": "upsampler.safetensors"        (optional),
 //                         "evaluator": "evaluator_clip.safetensors"   (optional),
+//                         "discriminator": "discriminator.safetensors" (optional, training only),
 //                         "sample_prompts": [...]                     (optional)}
 //   <pkg>/tokenizer/     vocab.json + merges.txt (Hugging Face CLIP format)
 //   <pkg>/*.safetensors  one network each (save_network kinds "clip", "generator", "upsampler")
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "bpe_trainer.h"
+#include "checkpoint.h"
 #include "clip.h"
 #include "generator.h"
 #include "tokenizer.h"
@@ -50,6 +52,16 @@ struct ModelPackage {
   Generator generator{nullptr};
   Upsampler upsampler{nullptr};
   ClipModel evaluator{nullptr};  // metrics only; uses the same tokenizer
+
+  // Training only, optional: the discriminator that trained the generator (a
+  // checkpoint of kind "discriminator": tensors "D.*" and, with the
+  // vision-aided D, "VA.*"; config {"model": the training ModelConfig}), so
+  // `gigagan train --init PKG` fine-tunes against a trained D, as StyleGAN's
+  // snapshots keep D beside G. The engine never reads it, so load_package
+  // only records its path, and it is not part of the hash. save_package
+  // writes `discriminator` when set, else copies `discriminator_file` when set.
+  std::optional<Checkpoint> discriminator;
+  std::string discriminator_file;
 
   // Set by load_package: the folder and a content hash (16 hex digits,
   // FNV-1a 64 over package.json, the tokenizer files and every network file's

@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "cli_support.h"
 #include "clip_trainer.h"
+#include "evaluate.h"
 #include "model_io.h"
 #include "run.h"
 #include "upsampler.h"
@@ -106,6 +107,59 @@ class TestTrainer : public QObject {
     const auto c20 = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000020.safetensors").string());
     int n = 0;
     QVERIFY(max_diff(ca.tensors, c20.tensors, "G.", &n) > 1e-4);
+  }
+
+  // Fine-tuning: a run's package keeps its D; `--init PKG` starts G and D
+  // from it (the start event names both), `--d-warmup` leaves G untouched
+  // while D trains, and a package without D starts D from scratch.
+  void fineTuneStartsFromThePackagesDiscriminator() {
+    const fs::path base = root() / "ft-base", pkg = base / "package";
+    auto rb = run(train_args(root() / "data", base, 8));
+    QVERIFY2(rb.code == 0, rb.err.c_str());
+    QVERIFY(fs::exists(pkg / "discriminator.safetensors"));
+    const auto ck8 = gg::load_checkpoint((base / "checkpoints" / "ckpt-000000000008.safetensors").string());
+    const auto disc = gg::load_checkpoint((pkg / "discriminator.safetensors").string());
+    QCOMPARE(disc.kind, std::string("discriminator"));
+    for (const char* prefix : {"D.", "VA."}) {
+      int n = 0;
+      QVERIFY2(max_diff(ck8.tensors, disc.tensors, prefix, &n) == 0.0 && n > 0, prefix);
+    }
+
+    const fs::path ft = root() / "ft";
+    auto args = train_args(root() / "data", ft, 8);
+    args.insert(args.end(), {"--init", pkg.string(), "--d-warmup", "8", "--ema-rampup", "0"});
+    auto r = run(args);
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const auto start = events(r.out).front();
+    QCOMPARE(start.at("init").at("discriminator").get<std::string>(), (pkg / "discriminator.safetensors").string());
+    const auto after = gg::load_checkpoint((ft / "checkpoints" / "ckpt-000000000008.safetensors").string());
+    const auto gen = gg::load_checkpoint((pkg / "generator.safetensors").string());
+    gg::TensorMap g_after;
+    for (const auto& [k, t] : gg::select_prefix(after.tensors, "G.")) g_after["G." + k] = t;
+    gg::TensorMap g_pkg;
+    for (const auto& [k, t] : gen.tensors) g_pkg["G." + k] = t;
+    int n = 0;
+    QVERIFY(max_diff(g_pkg, g_after, "G.", &n) == 0.0 && n > 0);  // G waited for D
+    // D moved by two Adam steps from the package's D (~lr each), not from a fresh D (O(1) away).
+    n = 0;
+    const double d_moved = max_diff(disc.tensors, after.tensors, "D.", &n);
+    QVERIFY2(d_moved > 0 && d_moved < 0.05, std::to_string(d_moved).c_str());
+
+    // Without a discriminator in the package, D starts from scratch, and says so.
+    const fs::path bare = root() / "ft-bare-pkg";
+    auto p = run({"package", "--base", pkg.string(), "--no-discriminator", "--out", bare.string()});
+    QVERIFY2(p.code == 0, p.err.c_str());
+    QVERIFY(!fs::exists(bare / "discriminator.safetensors"));
+    auto args2 = train_args(root() / "data", root() / "ft-bare", 4);
+    args2.insert(args2.end(), {"--init", bare.string()});
+    auto r2 = run(args2);
+    QVERIFY2(r2.code == 0, r2.err.c_str());
+    QVERIFY(events(r2.out).front().at("init").at("discriminator").is_null());
+    // A discriminator from another config is refused with the file named.
+    auto bad = run({"package", "--base", pkg.string(), "--discriminator", (pkg / "clip.safetensors").string(), "--out",
+                    (root() / "ft-bad").string()});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "clip.safetensors"), bad.err.c_str());
   }
 
   // Contract 2: every stdout line is an event; start, steps, a sample grid, a
@@ -269,6 +323,76 @@ class TestTrainer : public QObject {
     auto g = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", out.string(), "--out",
                   (root() / "gan-on-clip").string(), "--images", "8", "--batch", "4", "--threads", "1"});
     QVERIFY2(g.code == 0, g.err.c_str());
+  }
+
+  // --style-pairs: each emoji's other-style version is found by caption, and
+  // a paired batch puts it (image and caption) in the second half.
+  void stylePairsFindTheOtherStyle() {
+    const fs::path dir = root() / "styled";
+    fs::create_directories(dir);
+    // noto: solid colour; twemoji: the same colour with a grey bar; "moon" has no twemoji version.
+    const char* names[] = {"red apple", "blue car", "green tree", "moon"};
+    for (int i = 0; i < 4; ++i)
+      for (const std::string style : {"noto", "twemoji"}) {
+        if (i == 3 && style == "twemoji") continue;
+        cv::Mat img(16, 16, CV_8UC3, cv::Scalar(60 * i, 255 - 60 * i, 40));
+        if (style == "twemoji") img.row(8).setTo(cv::Scalar(128, 128, 128));
+        const std::string stem = style + std::to_string(i);
+        cv::imwrite((dir / (stem + ".png")).string(), img);
+        std::ofstream(dir / (stem + ".txt")) << names[i] << ", thing, " << style << " style";
+      }
+    gg::DatasetOptions o;
+    o.resolution = 16;
+    o.split = "all";
+    gg::Dataset data(dir, o);
+    QCOMPARE(data.size(), int64_t{7});
+    const auto partner = gg::style_partners(data);
+    int paired = 0;
+    for (int64_t i = 0; i < data.size(); ++i) {
+      const std::string& c = data.entry(i).caption;
+      if (c.rfind("moon", 0) == 0) {
+        QCOMPARE(partner[i], int64_t{-1});
+        continue;
+      }
+      QVERIFY(partner[i] >= 0);
+      const std::string& p = data.entry(partner[i]).caption;
+      QCOMPARE(gg::with_style(c, gg::caption_style(p)), p);
+      QVERIFY(gg::caption_style(c) != gg::caption_style(p));
+      QCOMPARE(partner[partner[i]], i);
+      ++paired;
+    }
+    QCOMPARE(paired, 6);
+    // A batch of 4: slots 0, 1 hold a noto image and the moon; slots 2, 3 anything.
+    int64_t noto_apple = -1, moon = -1, other = -1;
+    for (int64_t i = 0; i < data.size(); ++i) {
+      const std::string& c = data.entry(i).caption;
+      if (c == "red apple, thing, noto style") noto_apple = i;
+      else if (c.rfind("moon", 0) == 0) moon = i;
+      else if (other < 0) other = i;
+    }
+    std::vector<int64_t> idx = {noto_apple, moon, other, other};
+    std::vector<std::string> captions;
+    std::vector<torch::Tensor> imgs;
+    for (int64_t i : idx) {
+      auto s = data.load(i);
+      QVERIFY(s.has_value());
+      imgs.push_back(s->image);
+      captions.push_back(s->caption);
+    }
+    torch::Tensor batch = torch::stack(imgs), before = batch.clone();
+    torch::Tensor paired_batch = batch;
+    gg::pair_styles(data, partner, false, idx, paired_batch, captions);
+    QCOMPARE(captions[2], std::string("red apple, thing, twemoji style"));
+    QVERIFY(torch::equal(paired_batch[2], data.load(partner[noto_apple])->image));
+    QVERIFY(!torch::equal(paired_batch[2], paired_batch[0]));  // the bar: really the other image
+    QCOMPARE(captions[3], data.entry(other).caption);          // the moon has no partner: slot kept
+    QVERIFY(torch::equal(paired_batch[3], before[3]));
+    QVERIFY(torch::equal(batch, before));                      // the loader's batch is not written
+    // And train-clip runs with it.
+    auto r = run({"train-clip", "--data", dir.string(), "--config", "tiny", "--out", (root() / "clip-pairs").string(),
+                  "--images", "32", "--batch", "4", "--warmup", "8", "--augment", "", "--style-pairs",
+                  "--threads", "1"});
+    QVERIFY2(r.code == 0, r.err.c_str());
   }
 
   // The contrastive loss on hand-made inputs: aligned pairs give a low loss,
