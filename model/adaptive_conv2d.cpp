@@ -165,6 +165,34 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   if (impl == AdaConvImpl::PerSample && n == 1) {
     // Batch 1 (the interactive case): one dense conv, and the modulation goes
     // to whichever is smaller, the input or the kernel.
+    const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
+    const torch::Tensor cl = wants_grad || !x_in.device().is_cpu() ? torch::Tensor() : channels_last_bank();
+    if (cl.defined()) {
+      // The same steps on the channels_last bank: the selected kernel K[o, ky, kx, c]
+      // is a channels_last [Co, Ci, k, k] weight as it comes out of the GEMM, and
+      // the styles repeat over the taps as [kk, Ci] (s tiled, not interleaved).
+      auto kern = nk > 1 ? torch::mm(a, cl).view({co, kk * ci}) : cl.view({co, kk * ci});
+      auto as_weight = [&](const torch::Tensor& t) { return t.view({co, k, k, ci}).permute({0, 3, 1, 2}); };
+      if (x_in.numel() <= kern.numel()) {
+        auto xs = x_in * s.view({1, ci, 1, 1});
+        if (up == 2) xs = upsample2x(xs);
+        if (demodulate) {
+          auto d = demod_coef(torch::mv(kern.square(), s.square().view({ci}).repeat({kk})));  // [Co]
+          y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
+          y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
+                          : y * d.view({1, co, 1, 1});
+        } else {
+          y = torch::conv2d(conv_layout(xs), as_weight(kern), b, 1, pad);
+        }
+      } else {
+        auto x = up == 2 ? upsample2x(x_in) : x_in;
+        auto km = kern * s.view({ci}).repeat({kk});  // [Co, kk*Ci]
+        if (demodulate)
+          km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square()).view({co, 1});
+        y = torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad);
+      }
+      return apply_activation(y, activation);
+    }
     auto kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk})
                        : bank[0].view({co, ci * kk});
     if (x_in.numel() <= kern.numel()) {
@@ -229,6 +257,21 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
     if (b.defined()) y = y + b.view({1, co, 1, 1});
   }
   return apply_activation(y, activation);
+}
+
+torch::Tensor AdaptiveConv2dImpl::channels_last_bank() {
+  if (weight.is_inference()) return {};  // no version counter to notice a change
+  std::lock_guard<std::mutex> lock(cl_mutex_);
+  const int64_t version = weight._version();
+  const void* data = weight.data_ptr();
+  if (!cl_bank_.defined() || version != cl_version_ || data != cl_data_ || cl_bank_.device() != weight.device()) {
+    torch::NoGradGuard no_grad;
+    // [Nk, Co, Ci, k, k] -> [Nk, Co, k, k, Ci], flattened per kernel.
+    cl_bank_ = weight.detach().permute({0, 1, 3, 4, 2}).contiguous().view({num_kernels, -1});
+    cl_version_ = version;
+    cl_data_ = data;
+  }
+  return cl_bank_;
 }
 
 AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {

@@ -9,6 +9,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <mutex>
 #include <string>
 
 #include "layers.h"
@@ -59,6 +60,19 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   torch::Tensor bias;               // [C_out]
   FullyConnectedLayer filter{nullptr};  // W_filter, b_filter: w -> num_kernels logits (absent if 1)
   FullyConnectedLayer affine{nullptr};  // W_mod, b_mod: w -> C_in styles (bias init 1)
+
+ private:
+  // Inference (no gradient wanted): the bank with each kernel in
+  // channels_last order, [num_kernels, C_out * k * k * C_in]. A kernel
+  // selected from it is already the channels_last weight oneDNN wants, so the
+  // batch-1 path skips a transposing copy of every selected kernel. Rebuilt
+  // whenever the weight changes (version counter, storage, device); an
+  // undefined tensor when it cannot be cached (inference-mode weight).
+  torch::Tensor channels_last_bank();
+  std::mutex cl_mutex_;
+  torch::Tensor cl_bank_;
+  int64_t cl_version_ = -1;
+  const void* cl_data_ = nullptr;
 };
 TORCH_MODULE(AdaptiveConv2d);
 

@@ -96,6 +96,61 @@ class TestAdaptiveConv2d : public QObject {
     }
   }
 
+  // Batch 1 without gradients (the studio, under NoGradGuard or InferenceMode)
+  // selects kernels from a cached channels_last copy of the bank: it matches
+  // the reference, and still does after the weights change in place (the
+  // cache follows the weight's version counter, as after an EMA update or a load).
+  void batch_one_inference_matches_naive_data() {
+    QTest::addColumn<int>("nk");
+    QTest::addColumn<int>("res");
+    QTest::addColumn<bool>("demod");
+    QTest::addColumn<int>("up");
+    QTest::addColumn<int>("k");
+    QTest::addColumn<bool>("inference_mode");
+    for (int nk : {1, 4})
+      for (int res : {2, 16})  // r2: the input is modulated; r16: the kernel is
+        for (bool demod : {true, false})
+          for (int up : {1, 2})
+            for (int k : {1, 3})
+              for (bool im : {false, true})
+                QTest::addRow("nk%d/r%d/%s/up%d/k%d/%s", nk, res, demod ? "demod" : "nodemod", up, k,
+                              im ? "inference" : "nograd")
+                    << nk << res << demod << up << k << im;
+  }
+  void batch_one_inference_matches_naive() {
+    QFETCH(int, nk);
+    QFETCH(int, res);
+    QFETCH(bool, demod);
+    QFETCH(int, up);
+    QFETCH(int, k);
+    QFETCH(bool, inference_mode);
+    AdaptiveConv2d conv(5, 6, k, 7, nk, demod, up, Activation::Linear);
+    auto x = torch::randn({1, 5, res, res});
+    auto w = torch::randn({1, 7});
+    for (int round = 0; round < 3; ++round) {
+      {
+        torch::NoGradGuard ng;
+        conv->bias.normal_();
+        if (round == 1) conv->weight.mul_(-1.7).add_(0.3);                 // changed in place
+        if (round == 2) conv->weight.copy_(torch::randn_like(conv->weight));  // loaded
+      }
+      torch::Tensor ref, got;
+      {
+        torch::NoGradGuard ng;
+        ref = conv->forward_with(AdaConvImpl::Naive, x, w) * 1.5;
+      }
+      if (inference_mode) {
+        c10::InferenceMode im;
+        got = conv->forward_with(AdaConvImpl::PerSample, x, w, 1.5).clone();
+      } else {
+        torch::NoGradGuard ng;
+        got = conv->forward_with(AdaConvImpl::PerSample, x, w, 1.5);
+      }
+      const double e = rel_err(got, ref);
+      QVERIFY2(e < 2e-5, ("round " + std::to_string(round) + ": relative error " + std::to_string(e)).c_str());
+    }
+  }
+
   // The reference itself against an independent known answer: with a strongly
   // preferred kernel j and styles s == 1 (affine weight zeroed, bias init 1),
   // the layer is a plain conv with K_j / |K_j| (demodulated) plus bias.
