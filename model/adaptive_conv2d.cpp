@@ -166,8 +166,9 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
     // Batch 1 (the interactive case): one dense conv, and the modulation goes
     // to whichever is smaller, the input or the kernel.
     const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
-    const torch::Tensor cl = wants_grad || !x_in.device().is_cpu() ? torch::Tensor() : channels_last_bank();
-    if (cl.defined()) {
+    const InferenceCache cache = wants_grad || !x_in.device().is_cpu() ? InferenceCache{} : inference_cache();
+    if (cache.bank.defined()) {
+      const torch::Tensor& cl = cache.bank;
       // The same steps on the channels_last bank: the selected kernel K[o, ky, kx, c]
       // is a channels_last [Co, Ci, k, k] weight as it comes out of the GEMM, and
       // the styles repeat over the taps as [kk, Ci] (s tiled, not interleaved).
@@ -177,7 +178,12 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
         auto xs = x_in * s.view({1, ci, 1, 1});
         if (up == 2) xs = upsample2x(xs);
         if (demodulate) {
-          auto d = demod_coef(torch::mv(kern.square(), s.square().view({ci}).repeat({kk})));  // [Co]
+          // e[o] from the cached pair energies: one GEMV over them, no pass over the kernel.
+          auto e_pairs = torch::mv(cache.pair_energy, s.square().view({ci})).view({-1, co});  // [pairs, Co]
+          auto coef = nk > 1 ? torch::outer(a.view({nk}), a.view({nk})).view({nk * nk}).index_select(0, cache.pair_index)
+                                   .mul_(cache.pair_weight)
+                             : cache.pair_weight;
+          auto d = demod_coef(torch::mv(e_pairs.t(), coef).clamp_min_(0));  // [Co]; >= 0 up to rounding
           y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
           y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
                           : y * d.view({1, co, 1, 1});
@@ -259,19 +265,37 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   return apply_activation(y, activation);
 }
 
-torch::Tensor AdaptiveConv2dImpl::channels_last_bank() {
+AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache() {
   if (weight.is_inference()) return {};  // no version counter to notice a change
   std::lock_guard<std::mutex> lock(cl_mutex_);
   const int64_t version = weight._version();
   const void* data = weight.data_ptr();
-  if (!cl_bank_.defined() || version != cl_version_ || data != cl_data_ || cl_bank_.device() != weight.device()) {
+  if (!cl_.bank.defined() || version != cl_version_ || data != cl_data_ || cl_.bank.device() != weight.device()) {
     torch::NoGradGuard no_grad;
+    const int64_t nk = num_kernels, co = out_channels, ci = in_channels;
+    InferenceCache c;
     // [Nk, Co, Ci, k, k] -> [Nk, Co, k, k, Ci], flattened per kernel.
-    cl_bank_ = weight.detach().permute({0, 1, 3, 4, 2}).contiguous().view({num_kernels, -1});
+    c.bank = weight.detach().permute({0, 1, 3, 4, 2}).contiguous().view({nk, -1});
+    if (demodulate) {
+      auto taps = weight.detach().reshape({nk, co, ci, -1});
+      std::vector<torch::Tensor> energy;
+      std::vector<int64_t> index;
+      std::vector<float> mult;
+      for (int64_t i = 0; i < nk; ++i)
+        for (int64_t j = i; j < nk; ++j) {
+          energy.push_back((taps[i] * taps[j]).sum(2));  // [Co, Ci]
+          index.push_back(i * nk + j);
+          mult.push_back(i == j ? 1.f : 2.f);
+        }
+      c.pair_energy = torch::cat(energy).contiguous();  // [pairs * Co, Ci]
+      c.pair_index = torch::tensor(index, torch::kLong).to(weight.device());
+      c.pair_weight = torch::tensor(mult, torch::kFloat).to(weight.device());
+    }
+    cl_ = c;
     cl_version_ = version;
     cl_data_ = data;
   }
-  return cl_bank_;
+  return cl_;
 }
 
 AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {

@@ -66,11 +66,22 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   // channels_last order, [num_kernels, C_out * k * k * C_in]. A kernel
   // selected from it is already the channels_last weight oneDNN wants, so the
   // batch-1 path skips a transposing copy of every selected kernel. Rebuilt
-  // whenever the weight changes (version counter, storage, device); an
-  // undefined tensor when it cannot be cached (inference-mode weight).
-  torch::Tensor channels_last_bank();
+  // whenever the weight changes (version counter, storage, device); `bank`
+  // undefined when it cannot be cached (inference-mode weight).
+  // With demodulation, beside the bank: for every pair i <= j of kernels,
+  // P_ij[o, c] = sum_taps K_i[o, c, tap] K_j[o, c, tap], [pairs * C_out, C_in],
+  // so that the demodulation energy of the selected kernel K = sum_i a_i K_i,
+  // e[o] = sum_{c,tap} K[o,c,tap]^2 s_c^2 = sum_{i<=j} m_ij a_i a_j (P_ij s^2)[o]
+  // (m_ij = 2 off the diagonal), needs no pass over K.
+  struct InferenceCache {
+    torch::Tensor bank;        // [Nk, C_out * k * k * C_in]
+    torch::Tensor pair_energy; // [pairs * C_out, C_in] (demodulate only)
+    torch::Tensor pair_index;  // [pairs] int64: i * Nk + j of each pair
+    torch::Tensor pair_weight; // [pairs]: 1 on the diagonal, 2 off it
+  };
+  InferenceCache inference_cache();
   std::mutex cl_mutex_;
-  torch::Tensor cl_bank_;
+  InferenceCache cl_;
   int64_t cl_version_ = -1;
   const void* cl_data_ = nullptr;
 };
