@@ -232,38 +232,12 @@ Command eval_command() {
     }
     // Style probe: does the evaluator prefer the prompt's own style word?
     {
-      int64_t hits = 0, total = 0;
-      std::vector<std::string> own, other;
-      std::vector<int64_t> rows;
-      for (size_t i = 0; i < gen_captions.size(); ++i) {
-        const std::string s = caption_style(gen_captions[i]);
-        if (s != "noto" && s != "twemoji") continue;
-        own.push_back(gen_captions[i]);
-        other.push_back(with_style(gen_captions[i], s == "noto" ? "twemoji" : "noto"));
-        rows.push_back(static_cast<int64_t>(i));
-      }
-      if (!rows.empty()) {
-        auto idx = torch::tensor(rows, torch::kLong);
-        auto e = gen_emb.index_select(0, idx);
-        auto so = (e * ev.texts(own)).sum(1), sx = (e * ev.texts(other)).sum(1);
-        hits = (so > sx).sum().item<int64_t>();
-        total = static_cast<int64_t>(rows.size());
-        auto er = real_emb;  // the same probe on real images (ceiling)
-        std::vector<std::string> rown, roth;
-        std::vector<int64_t> rrows;
-        for (size_t i = 0; i < captions.size(); ++i) {
-          const std::string s = caption_style(captions[i]);
-          if (s != "noto" && s != "twemoji") continue;
-          rown.push_back(captions[i]);
-          roth.push_back(with_style(captions[i], s == "noto" ? "twemoji" : "noto"));
-          rrows.push_back(static_cast<int64_t>(i));
-        }
-        auto re = real_emb.index_select(0, torch::tensor(rrows, torch::kLong));
-        const double real_rate = ((re * ev.texts(rown)).sum(1) > (re * ev.texts(roth)).sum(1)).to(torch::kDouble).mean().item<double>();
-        const double rate = static_cast<double>(hits) / static_cast<double>(total);
-        out << "style follows the prompt: " << std::setprecision(3) << rate << " of " << total
+      const StyleProbe gen_style = style_accuracy(gen_emb, gen_captions, encode);
+      if (gen_style.count > 0) {
+        const double real_rate = style_accuracy(real_emb, captions, encode).rate;  // the same probe on real images (ceiling)
+        out << "style follows the prompt: " << std::setprecision(3) << gen_style.rate << " of " << gen_style.count
             << " generations (real images: " << real_rate << ")\n";
-        result["style_accuracy"] = rate;
+        result["style_accuracy"] = gen_style.rate;
         result["style_accuracy_real"] = real_rate;
       }
     }

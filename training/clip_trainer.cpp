@@ -131,10 +131,9 @@ std::vector<int64_t> style_partners(const Dataset& dataset) {
   for (int64_t i = 0; i < dataset.size(); ++i) by_caption.emplace(dataset.entry(i).caption, i);
   std::vector<int64_t> partner(static_cast<size_t>(dataset.size()), -1);
   for (int64_t i = 0; i < dataset.size(); ++i) {
-    const std::string& c = dataset.entry(i).caption;
-    const std::string s = caption_style(c);
-    if (s != "noto" && s != "twemoji") continue;
-    auto it = by_caption.find(with_style(c, s == "noto" ? "twemoji" : "noto"));
+    const std::string other = other_style_caption(dataset.entry(i).caption);
+    if (other.empty()) continue;
+    auto it = by_caption.find(other);
     if (it != by_caption.end()) partner[static_cast<size_t>(i)] = it->second;
   }
   return partner;
@@ -251,42 +250,28 @@ json ClipTrainer::evaluate() {
     imgs.push_back(s->image_hr.defined() ? s->image_hr : s->image);
     caps.push_back(s->caption);
   }
-  std::vector<torch::Tensor> ie, te;
+  // Texts in batches of 128, as the images.
+  auto encode_texts = [&](const std::vector<std::string>& t) {
+    std::vector<torch::Tensor> out;
+    for (size_t b = 0; b < t.size(); b += 128)
+      out.push_back(clip_->encode_text(tokenize(std::vector<std::string>(t.begin() + b, t.begin() + std::min(t.size(), b + 128)))));
+    return torch::cat(out);
+  };
+  std::vector<torch::Tensor> ie;
   for (size_t b = 0; b < imgs.size(); b += 128) {
     const size_t e = std::min(imgs.size(), b + 128);
     ie.push_back(clip_->encode_image(torch::stack(std::vector<torch::Tensor>(imgs.begin() + b, imgs.begin() + e)).to(device_)));
-    te.push_back(clip_->encode_text(tokenize(std::vector<std::string>(caps.begin() + b, caps.begin() + e))));
   }
-  // Style probe (as `gigagan eval`'s): the own caption against the same caption
-  // in the other style, for the images whose caption names noto or twemoji.
-  std::vector<std::string> other;
-  std::vector<int64_t> styled;
-  for (size_t i = 0; i < caps.size(); ++i) {
-    const std::string st = caption_style(caps[i]);
-    if (st != "noto" && st != "twemoji") continue;
-    other.push_back(with_style(caps[i], st == "noto" ? "twemoji" : "noto"));
-    styled.push_back(static_cast<int64_t>(i));
-  }
-  torch::Tensor other_emb;
-  if (!styled.empty()) {
-    std::vector<torch::Tensor> oe;
-    for (size_t b = 0; b < other.size(); b += 128)
-      oe.push_back(clip_->encode_text(tokenize(std::vector<std::string>(other.begin() + b, other.begin() + std::min(other.size(), b + 128)))));
-    other_emb = torch::cat(oe);
-  }
-  clip_->train();
-  auto image_emb = torch::cat(ie), text_emb = torch::cat(te);
-  auto sim = torch::matmul(image_emb, text_emb.t());
+  auto image_emb = torch::cat(ie);
+  auto sim = torch::matmul(image_emb, encode_texts(caps).t());
   auto target = torch::arange(sim.size(0), torch::kLong);
   const double i2t = (sim.argmax(1).cpu() == target).to(torch::kFloat).mean().item<double>();
   const double t2i = (sim.argmax(0).cpu() == target).to(torch::kFloat).mean().item<double>();
   json metrics = {{"val_image_to_text_top1", i2t}, {"val_text_to_image_top1", t2i}, {"val_size", sim.size(0)}};
-  if (!styled.empty()) {
-    auto idx = torch::tensor(styled, torch::kLong).to(image_emb.device());
-    auto e = image_emb.index_select(0, idx);
-    auto own = (e * text_emb.index_select(0, idx)).sum(1), oth = (e * other_emb).sum(1);
-    metrics["val_style_accuracy"] = (own > oth).to(torch::kFloat).mean().item<double>();
-  }
+  // The style probe of `gigagan eval`, on real images.
+  const StyleProbe style = style_accuracy(image_emb, caps, encode_texts);
+  if (style.count > 0) metrics["val_style_accuracy"] = style.rate;
+  clip_->train();
   return metrics;
 }
 

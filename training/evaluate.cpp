@@ -84,4 +84,30 @@ std::string with_style(const std::string& caption, const std::string& style) {
   return caption.substr(0, caption.size() - old.size() - 6) + style + " style";
 }
 
+std::string other_style_caption(const std::string& caption) {
+  const std::string s = caption_style(caption);
+  if (s != "noto" && s != "twemoji") return "";
+  return with_style(caption, s == "noto" ? "twemoji" : "noto");
+}
+
+StyleProbe style_accuracy(const torch::Tensor& image, const std::vector<std::string>& captions,
+                          const std::function<torch::Tensor(const std::vector<std::string>&)>& encode) {
+  std::vector<std::string> own, other;
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < captions.size(); ++i) {
+    std::string o = other_style_caption(captions[i]);
+    if (o.empty()) continue;
+    own.push_back(captions[i]);
+    other.push_back(std::move(o));
+    rows.push_back(static_cast<int64_t>(i));
+  }
+  StyleProbe p;
+  p.count = static_cast<int64_t>(rows.size());
+  if (rows.empty()) return p;
+  auto e = image.index_select(0, torch::tensor(rows, torch::kLong).to(image.device()));
+  auto so = (e * encode(own)).sum(1), sx = (e * encode(other)).sum(1);
+  p.rate = (so > sx).to(torch::kDouble).mean().item<double>();
+  return p;
+}
+
 }  // namespace gg

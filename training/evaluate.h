@@ -35,5 +35,17 @@ double r_precision(const torch::Tensor& image, const std::vector<std::string>& c
 std::string caption_style(const std::string& caption);
 // The caption with its style word replaced.
 std::string with_style(const std::string& caption, const std::string& style);
+// The caption with "noto" and "twemoji" swapped, or "" when it names neither.
+std::string other_style_caption(const std::string& caption);
+
+// Style probe: over the images whose caption names noto or twemoji, the share
+// whose embedding scores its own caption above the same caption in the other
+// style. image: [N, P] (row i for captions[i]); encode: captions -> [M, P].
+struct StyleProbe {
+  double rate = 0;
+  int64_t count = 0;  // images probed (0: none named noto or twemoji; rate 0)
+};
+StyleProbe style_accuracy(const torch::Tensor& image, const std::vector<std::string>& captions,
+                          const std::function<torch::Tensor(const std::vector<std::string>&)>& encode);
 
 }  // namespace gg

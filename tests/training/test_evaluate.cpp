@@ -54,6 +54,25 @@ class TestEvaluate : public QObject {
     QCOMPARE(gg::caption_style("cat face"), std::string(""));
     QCOMPARE(gg::with_style("cat face, animal, noto style", "twemoji"), std::string("cat face, animal, twemoji style"));
     QCOMPARE(gg::with_style("cat face", "noto"), std::string("cat face, noto style"));
+    QCOMPARE(gg::other_style_caption("cat face, animal, noto style"), std::string("cat face, animal, twemoji style"));
+    QCOMPARE(gg::other_style_caption("cat face, twemoji style"), std::string("cat face, noto style"));
+    QCOMPARE(gg::other_style_caption("cat face, openmoji style"), std::string(""));
+    QCOMPARE(gg::other_style_caption("cat face"), std::string(""));
+  }
+
+  // The style probe: only captions naming noto or twemoji count; an image
+  // counts when its own caption scores above the other style's.
+  void styleProbeKnownAnswer() {
+    auto encode = [](const std::vector<std::string>& t) {  // noto -> [1, 0], twemoji -> [0, 1]
+      auto e = torch::zeros({static_cast<int64_t>(t.size()), 2});
+      for (size_t i = 0; i < t.size(); ++i) e[static_cast<int64_t>(i)][gg::caption_style(t[i]) == "noto" ? 0 : 1] = 1;
+      return e;
+    };
+    auto image = torch::tensor({{1.f, 0.f}, {1.f, 0.f}, {0.f, 1.f}, {0.f, 1.f}});
+    const auto p = gg::style_accuracy(image, {"a, noto style", "b, twemoji style", "c, twemoji style", "d"}, encode);
+    QCOMPARE(p.count, int64_t{3});
+    QVERIFY(std::abs(p.rate - 2.0 / 3.0) < 1e-9);
+    QCOMPARE(gg::style_accuracy(image, {"a", "b", "c", "d"}, encode).count, int64_t{0});
   }
 };
 
