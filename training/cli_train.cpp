@@ -448,7 +448,7 @@ Command gan_command(GanTarget target) {
       std::string file = args.get("init");
       std::string d_file;  // a package's discriminator (base GAN only)
       if (fs::is_directory(file)) {
-        if (!up && fs::exists(fs::path(file) / "package.json")) d_file = load_package(file).discriminator_file;
+        if (!up && fs::exists(fs::path(file) / "package.json")) d_file = package_discriminator_file(file);
         file = (fs::path(file) / (up ? "upsampler.safetensors" : "generator.safetensors")).string();
       }
       Checkpoint ck = load_checkpoint(file);

@@ -142,9 +142,16 @@ std::string hash_manifest(const Manifest& m) {
   return h.hex();
 }
 
+std::string discriminator_path(const Manifest& m) {
+  const fs::path p = m.file("discriminator", false);
+  if (!p.empty()) require_file(p, "discriminator file");
+  return p.string();
+}
+
 }  // namespace
 
 std::string package_hash(const std::string& dir) { return hash_manifest(read_manifest(dir)); }
+std::string package_discriminator_file(const std::string& dir) { return discriminator_path(read_manifest(dir)); }
 
 ModelPackage load_package(const std::string& dir_str, const torch::Device& device) {
   const Manifest m = read_manifest(dir_str);
@@ -168,11 +175,7 @@ ModelPackage load_package(const std::string& dir_str, const torch::Device& devic
   require_file(gen_path, "generator file");
   if (!up_path.empty()) require_file(up_path, "upsampler file");
   if (!eval_path.empty()) require_file(eval_path, "evaluator file");
-  const fs::path disc_path = m.file("discriminator", false);
-  if (!disc_path.empty()) {
-    require_file(disc_path, "discriminator file");
-    pkg.discriminator_file = disc_path.string();
-  }
+  pkg.discriminator_file = discriminator_path(m);
 
   pkg.clip = load_network<ClipConfig, ClipModel>(clip_path.string(), "clip", device);
   freeze(pkg.clip);

@@ -99,5 +99,10 @@ void prepare_package(ModelPackage& pkg);
 
 // The content hash load_package computes (for an existing package folder).
 std::string package_hash(const std::string& dir);
+// The package's discriminator file (ModelPackage::discriminator_file) from
+// package.json alone, without loading any network; "" when it has none.
+// Throws CheckpointError like load_package for a missing or broken manifest
+// or a listed file that does not exist.
+std::string package_discriminator_file(const std::string& dir);
 
 }  // namespace gg
