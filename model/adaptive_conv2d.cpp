@@ -165,42 +165,22 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   if (impl == AdaConvImpl::PerSample && n == 1) {
     // Batch 1 (the interactive case): one dense conv, and the modulation goes
     // to whichever is smaller, the input or the kernel.
+    // Without gradients the kernel comes from the cached channels_last bank:
+    // its rows are K[o, ky, kx, c], a channels_last [Co, Ci, k, k] weight as it
+    // leaves the GEMM, and per-input-channel values repeat over the taps as
+    // [kk, Ci] (tiled) instead of [Ci, kk] (interleaved).
     const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
     const InferenceCache cache = wants_grad || !x_in.device().is_cpu() ? InferenceCache{} : inference_cache();
-    if (cache.bank.defined()) {
-      const torch::Tensor& cl = cache.bank;
-      // The same steps on the channels_last bank: the selected kernel K[o, ky, kx, c]
-      // is a channels_last [Co, Ci, k, k] weight as it comes out of the GEMM, and
-      // the styles repeat over the taps as [kk, Ci] (s tiled, not interleaved).
-      auto kern = nk > 1 ? torch::mm(a, cl).view({co, kk * ci}) : cl.view({co, kk * ci});
-      auto as_weight = [&](const torch::Tensor& t) { return t.view({co, k, k, ci}).permute({0, 3, 1, 2}); };
-      if (x_in.numel() <= kern.numel()) {
-        auto xs = x_in * s.view({1, ci, 1, 1});
-        if (up == 2) xs = upsample2x(xs);
-        if (demodulate) {
-          // e[o] from the cached pair energies: one GEMV over them, no pass over the kernel.
-          auto e_pairs = torch::mv(cache.pair_energy, s.square().view({ci})).view({-1, co});  // [pairs, Co]
-          auto coef = nk > 1 ? torch::outer(a.view({nk}), a.view({nk})).view({nk * nk}).index_select(0, cache.pair_index)
-                                   .mul_(cache.pair_weight)
-                             : cache.pair_weight;
-          auto d = demod_coef(torch::mv(e_pairs.t(), coef).clamp_min_(0));  // [Co]; >= 0 up to rounding
-          y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
-          y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
-                          : y * d.view({1, co, 1, 1});
-        } else {
-          y = torch::conv2d(conv_layout(xs), as_weight(kern), b, 1, pad);
-        }
-      } else {
-        auto x = up == 2 ? upsample2x(x_in) : x_in;
-        auto km = kern * s.view({ci}).repeat({kk});  // [Co, kk*Ci]
-        if (demodulate)
-          km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square()).view({co, 1});
-        y = torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad);
-      }
-      return apply_activation(y, activation);
-    }
-    auto kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk})
-                       : bank[0].view({co, ci * kk});
+    const bool cached = cache.bank.defined();
+    torch::Tensor kern;  // [Co, Ci*k*k] in the tap order above
+    if (cached) kern = nk > 1 ? torch::mm(a, cache.bank).view({co, kk * ci}) : cache.bank.view({co, kk * ci});
+    else kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk}) : bank[0].view({co, ci * kk});
+    auto as_weight = [&](const torch::Tensor& t) {  // [Co, Ci*k*k] -> channels_last [Co, Ci, k, k]
+      return cached ? t.view({co, k, k, ci}).permute({0, 3, 1, 2}) : conv_layout(t.view({co, ci, k, k}));
+    };
+    auto along_row = [&](const torch::Tensor& v) {  // [1, Ci] -> [Ci*k*k] in kern's tap order
+      return cached ? v.view({ci}).repeat({kk}) : per_tap(v).view({ci * kk});
+    };
     if (x_in.numel() <= kern.numel()) {
       // Low resolution: modulate the (small) input, demodulate the output
       // (StyleGAN2's non-fused modconv): d[o] = rsqrt(sum_c s_c^2 sum_kk K[o,c,kk]^2).
@@ -208,21 +188,31 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
       auto xs = x_in * s.view({1, ci, 1, 1});
       if (up == 2) xs = upsample2x(xs);
       if (demodulate) {
-        // e[o] = sum_{c,kk} K[o,c,kk]^2 s_c^2: one square pass and one GEMV.
-        auto d = demod_coef(torch::mv(kern.square(), per_tap(s.square()).view({ci * kk})));  // [Co]
-        y = torch::conv2d(conv_layout(xs), conv_layout(kern.view({co, ci, k, k})), {}, 1, pad);
+        torch::Tensor e;  // [Co]: e[o] = sum_{c,kk} K[o,c,kk]^2 s_c^2
+        if (cached) {
+          // From the cached pair energies: one GEMV over them, no pass over the kernel.
+          auto e_pairs = torch::mv(cache.pair_energy, s.square().view({ci})).view({-1, co});  // [pairs, Co]
+          auto coef = nk > 1 ? torch::outer(a.view({nk}), a.view({nk})).view({nk * nk}).index_select(0, cache.pair_index)
+                                   .mul_(cache.pair_weight)
+                             : cache.pair_weight;
+          e = torch::mv(e_pairs.t(), coef).clamp_min_(0);  // >= 0 up to rounding
+        } else {
+          e = torch::mv(kern.square(), along_row(s.square()));  // one square pass and one GEMV
+        }
+        auto d = demod_coef(e);
+        y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
         y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
                         : y * d.view({1, co, 1, 1});
       } else {
-        y = torch::conv2d(conv_layout(xs), conv_layout(kern.view({co, ci, k, k})), b, 1, pad);
+        y = torch::conv2d(conv_layout(xs), as_weight(kern), b, 1, pad);
       }
     } else {
       // High resolution: modulate and demodulate the (small) kernel.
       auto x = up == 2 ? upsample2x(x_in) : x_in;
-      auto km = kern * per_tap(s);  // [Co, Ci*k*k]
+      auto km = kern * along_row(s);  // [Co, Ci*k*k]
       if (demodulate)
         km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square()).view({co, 1});
-      y = torch::conv2d(conv_layout(x), conv_layout(km.view({co, ci, k, k})), b, 1, pad);
+      y = torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad);
     }
     return apply_activation(y, activation);
   }
