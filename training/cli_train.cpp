@@ -369,6 +369,10 @@ Command gan_command(GanTarget target) {
       {"lr", "F", "learning rate of G and D (Adam, betas 0, 0.99)", "2e-3"},
       {"r1-gamma", "F", "R1 weight (lazy, every 16 steps)", "0.05"},
       {"match-weight", "F", "matching-aware loss weight (G and D)", "1"},
+      {"match-style-negatives", "F",
+       "share of the matching-aware loss's wrong captions that are the image's own caption in another style "
+       "(hard negatives that teach D, and through it G, the style word; 0: random captions as in the paper)",
+       "0"},
       {"clip-weight", "F", "CLIP contrastive loss weight (G)", "0.2"},
       {"vision-weight", "F", "vision-aided loss weight (0: off)", "0.5"},
       {"ema", "N", "G EMA half-life in images", "10000"},
@@ -404,6 +408,7 @@ Command gan_command(GanTarget target) {
     o.lr_g = o.lr_d = args.get_double("lr");
     o.r1_gamma = args.get_double("r1-gamma");
     o.match_weight = args.get_double("match-weight");
+    o.match_style_negatives = args.get_double("match-style-negatives");
     o.clip_weight = args.get_double("clip-weight");
     o.vision_weight = args.get_double("vision-weight");
     o.ema_half_life_images = args.get_double("ema");

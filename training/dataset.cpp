@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -556,8 +557,35 @@ int64_t Sampler::index_at(int64_t position) const {
   return cached_[static_cast<size_t>(position % n_)];
 }
 
-CaptionSampler::CaptionSampler(const Dataset& dataset, uint64_t seed)
-    : dataset_(dataset), cumulative_(normalised_prefix(dataset.weights())), seed_(seed) {}
+std::string caption_style(const std::string& caption) {
+  const std::string suffix = " style";
+  if (caption.size() < suffix.size() || caption.compare(caption.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  const size_t end = caption.size() - suffix.size();
+  const size_t start = caption.find_last_of(", ", end - 1);
+  return caption.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
+}
+
+std::string with_style(const std::string& caption, const std::string& style) {
+  const std::string old = caption_style(caption);
+  if (old.empty()) return caption + ", " + style + " style";
+  return caption.substr(0, caption.size() - old.size() - 6) + style + " style";
+}
+
+CaptionSampler::CaptionSampler(const Dataset& dataset, uint64_t seed, double style_negatives)
+    : dataset_(dataset),
+      cumulative_(normalised_prefix(dataset.weights())),
+      seed_(seed),
+      style_negatives_(style_negatives) {
+  if (!(style_negatives >= 0 && style_negatives <= 1))
+    throw DatasetError("style negatives: the share must be in [0, 1], got " + std::to_string(style_negatives));
+  std::set<std::string> styles;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    std::string s = caption_style(dataset.entry(i).caption);
+    if (!s.empty()) styles.insert(std::move(s));
+  }
+  styles_.assign(styles.begin(), styles.end());
+}
 
 std::vector<std::string> CaptionSampler::sample(const std::vector<int64_t>& own, int64_t position) const {
   std::vector<std::string> out;
@@ -565,6 +593,19 @@ std::vector<std::string> CaptionSampler::sample(const std::vector<int64_t>& own,
   for (size_t b = 0; b < own.size(); ++b) {
     SplitMix rng{key(seed_ ^ 0xc4a7ULL, static_cast<uint64_t>(position), b)};
     const std::string& mine = dataset_.entry(own[b]).caption;
+    // A hard negative: the image's own caption in another style of the set.
+    // Its own stream, so a share of 0 draws exactly the captions it always did.
+    if (style_negatives_ > 0 && styles_.size() > 1) {
+      SplitMix coin{key(seed_ ^ 0x57e1ULL, static_cast<uint64_t>(position), b)};
+      const std::string style = caption_style(mine);
+      if (!style.empty() && coin.uniform() < style_negatives_) {
+        std::vector<const std::string*> others;
+        for (const auto& s : styles_)
+          if (s != style) others.push_back(&s);
+        out.push_back(with_style(mine, *others[coin.below(others.size())]));
+        continue;
+      }
+    }
     int64_t pick = -1, fallback = -1;
     // Redraw while it is the image's own entry or caption (bounded: a dataset
     // of one caption keeps the best it found).
@@ -590,7 +631,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, const LoaderOpt
     : dataset_(std::move(dataset)),
       options_(options),
       sampler_(dataset_->weights(), options.seed, options.shuffle),
-      captions_(*dataset_, options.seed),
+      captions_(*dataset_, options.seed, options.style_negatives),
       position_(options.position),
       cursor_(options.position) {
   if (options.batch_size <= 0) throw DatasetError("batch size must be positive");

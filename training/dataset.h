@@ -174,13 +174,22 @@ class Sampler {
   mutable std::vector<int64_t> cached_;
 };
 
+// The style word of an emoji caption ("noto", "twemoji", "openmoji") from its
+// "<style> style" suffix, or "" when there is none.
+std::string caption_style(const std::string& caption);
+// The caption with its style word replaced (appended when it has none).
+std::string with_style(const std::string& caption, const std::string& style);
+
 // Captions for the matching-aware loss: c_hat for each image, drawn from the
 // data distribution (the dataset's weights), independently of the image and
 // a different entry (and, where possible, a different caption text) than its
 // own. Deterministic in (seed, position, slot): resumable like the sampler.
 class CaptionSampler {
  public:
-  CaptionSampler(const Dataset& dataset, uint64_t seed);
+  // style_negatives: the share of c_hat that is the image's own caption in
+  // another style of the set (a hard negative for the matching-aware loss:
+  // only the style word is wrong); 0 draws the paper's random captions.
+  CaptionSampler(const Dataset& dataset, uint64_t seed, double style_negatives = 0);
   // own[b]: dataset index of image b; position: the batch's first sampler position.
   std::vector<std::string> sample(const std::vector<int64_t>& own, int64_t position) const;
 
@@ -188,6 +197,8 @@ class CaptionSampler {
   const Dataset& dataset_;
   std::vector<double> cumulative_;
   uint64_t seed_;
+  double style_negatives_;
+  std::vector<std::string> styles_;  // the style words of the set's captions, sorted
 };
 
 struct Batch {
@@ -205,6 +216,7 @@ struct LoaderOptions {
   int64_t position = 0;  // resume: the sampler position to start at
   bool shuffle = true;
   int prefetch = 2;      // batches made ahead on a background thread; 0: synchronous
+  double style_negatives = 0;  // CaptionSampler: share of c_hat that only changes the style word
 };
 
 // Batches from the sampler. A bad image met on the way is skipped (reported by

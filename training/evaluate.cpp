@@ -69,21 +69,6 @@ double r_precision(const torch::Tensor& image, const std::vector<std::string>& c
   return static_cast<double>(hits) / static_cast<double>(std::max<int64_t>(image.size(0), 1));
 }
 
-std::string caption_style(const std::string& caption) {
-  const std::string suffix = " style";
-  if (caption.size() < suffix.size() || caption.compare(caption.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return "";
-  const size_t end = caption.size() - suffix.size();
-  const size_t start = caption.find_last_of(", ", end - 1);
-  return caption.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
-}
-
-std::string with_style(const std::string& caption, const std::string& style) {
-  const std::string old = caption_style(caption);
-  if (old.empty()) return caption + ", " + style + " style";
-  return caption.substr(0, caption.size() - old.size() - 6) + style + " style";
-}
-
 std::string other_style_caption(const std::string& caption) {
   const std::string s = caption_style(caption);
   if (s != "noto" && s != "twemoji") return "";

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "dataset.h"
+
 namespace gg {
 
 // Frechet distance between Gaussians fitted to a [N, D] and b [M, D]:
@@ -30,11 +32,7 @@ double r_precision(const torch::Tensor& image, const std::vector<std::string>& c
                    const std::function<torch::Tensor(const std::vector<std::string>&)>& encode, int candidates = 100,
                    uint64_t seed = 0);
 
-// The style word of an emoji caption ("noto", "twemoji", "openmoji") from its
-// "<style> style" suffix, or "" when there is none.
-std::string caption_style(const std::string& caption);
-// The caption with its style word replaced.
-std::string with_style(const std::string& caption, const std::string& style);
+// caption_style and with_style (dataset.h) read and replace a caption's style word.
 // The caption with "noto" and "twemoji" swapped, or "" when it names neither.
 std::string other_style_caption(const std::string& caption);
 

@@ -21,6 +21,8 @@ void GanTrainOptions::validate() const {
   config_require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "GanTrainOptions.beta1/beta2", "must be in [0, 1)");
   config_require(r1_gamma >= 0, "GanTrainOptions.r1_gamma", "must be >= 0");
   config_require(r1_interval >= 1, "GanTrainOptions.r1_interval", "must be >= 1");
+  config_require(match_style_negatives >= 0 && match_style_negatives <= 1, "GanTrainOptions.match_style_negatives",
+                 "must be in [0, 1], got " + std::to_string(match_style_negatives));
   config_require(match_weight >= 0 && clip_weight >= 0 && vision_weight >= 0 && perceptual_weight >= 0 &&
                      pixel_weight >= 0,
                  "GanTrainOptions weights",
@@ -212,7 +214,7 @@ GanTrainer::~GanTrainer() {
 }
 
 void GanTrainer::start_loader(int64_t position) {
-  restart_loader(loader_, train_, options_.batch, options_.seed, position);
+  restart_loader(loader_, train_, options_.batch, options_.seed, position, options_.match_style_negatives);
 }
 
 void GanTrainer::init_generator(const TensorMap& generator, const std::string& source) {

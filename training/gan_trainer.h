@@ -44,6 +44,7 @@ struct GanTrainOptions {
   double r1_gamma = 0.05;
   int r1_interval = 16;     // lazy R1: every this many steps, scaled by the interval
   double match_weight = 1.0;   // matching-aware loss, for G and D
+  double match_style_negatives = 0;  // share of its c_hat that is the image's own caption in another style
   double clip_weight = 0.2;    // CLIP contrastive loss (G)
   double vision_weight = 0.5;  // vision-aided loss (G and its D); ignored when the config disables it
   double ema_half_life_images = 10000;
@@ -62,7 +63,7 @@ struct GanTrainOptions {
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
-               d_warmup_images)
+               d_warmup_images, match_style_negatives)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).

@@ -75,9 +75,10 @@ void RunFolder::append_stats(const json& line) const {
 }
 
 void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
-                    int64_t position) {
+                    int64_t position, double style_negatives) {
   if (loader) loader->stop();
   LoaderOptions lo;
+  lo.style_negatives = style_negatives;
   lo.batch_size = batch;
   lo.seed = seed;
   lo.position = position;

@@ -65,8 +65,9 @@ class RunFolder {
 
 // Replaces `loader` (stopping the old one first) with a shuffled loader of
 // `batch` images from sampler position `position`: how trainers start and resume.
+// style_negatives: LoaderOptions::style_negatives (the GAN's matching-aware c_hat).
 void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
-                    int64_t position);
+                    int64_t position, double style_negatives = 0);
 
 // The global CPU generator's state (and CUDA's, when present) as tensors.
 TensorMap rng_state(const std::string& prefix = "rng.");

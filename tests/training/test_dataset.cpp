@@ -541,6 +541,75 @@ class TestDataset : public QObject {
     gg::Dataset one(make_plain(tmp1.path().toStdString(), 1), o);
     QCOMPARE(gg::CaptionSampler(one, 1).sample({0}, 0), std::vector<std::string>{"image 0"});
   }
+
+  // Hard negatives for the matching-aware loss: with share p, c_hat is the
+  // image's own caption with only the style word changed (to another style of
+  // the set); captions without a style word keep random negatives; p = 0 is
+  // the paper's sampler, draw for draw.
+  void captionSamplerStyleNegatives() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const std::vector<std::string> captions = {"cat face, animal, noto style", "cat face, animal, twemoji style",
+                                               "red heart, love, noto style", "red heart, love, openmoji style",
+                                               "fire, twemoji style", "plain caption"};
+    std::string manifest;
+    for (size_t k = 0; k < captions.size(); ++k) {
+      write_image(dir / ("i" + std::to_string(k) + ".png"), noise_image(8, 8, 200 + static_cast<int>(k)));
+      manifest += "{\"image\": \"i" + std::to_string(k) + ".png\", \"caption\": \"" + captions[k] + "\"}\n";
+    }
+    write_text(dir / "manifest.jsonl", manifest);
+    gg::DatasetOptions o;
+    o.resolution = 8;
+    gg::Dataset ds(dir, o);
+    const std::vector<int64_t> own = {0, 1, 2, 3, 4, 5};
+    QCOMPARE(gg::caption_style(captions[3]), std::string("openmoji"));
+
+    gg::CaptionSampler plain(ds, 5), zero(ds, 5, 0.0), all(ds, 5, 1.0), half(ds, 5, 0.5);
+    std::map<std::string, std::set<std::string>> styles_used;  // own style -> negatives' styles
+    int hard = 0, styled = 0;
+    for (int64_t pos = 0; pos < 300; ++pos) {
+      QCOMPARE(zero.sample(own, pos), plain.sample(own, pos));
+      const auto a = all.sample(own, pos);
+      QCOMPARE(a, all.sample(own, pos));  // deterministic in (seed, position, slot)
+      const auto h = half.sample(own, pos);
+      for (size_t b = 0; b < own.size(); ++b) {
+        const std::string& mine = captions[b];
+        const std::string style = gg::caption_style(mine);
+        QVERIFY(a[b] != mine);
+        QVERIFY(h[b] != mine);
+        if (style.empty()) {
+          QVERIFY(a[b] != gg::with_style(mine, gg::caption_style(a[b])));  // a random other caption
+          continue;
+        }
+        // Share 1: the same caption, another style word of the set.
+        const std::string other = gg::caption_style(a[b]);
+        QVERIFY2(a[b] == gg::with_style(mine, other) && other != style && !other.empty(), a[b].c_str());
+        styles_used[style].insert(other);
+        ++styled;
+        hard += h[b] == gg::with_style(mine, gg::caption_style(h[b]));
+      }
+    }
+    // Every other style is drawn, none of the set's captions' own.
+    QCOMPARE(styles_used["noto"], (std::set<std::string>{"openmoji", "twemoji"}));
+    QCOMPARE(styles_used["twemoji"], (std::set<std::string>{"noto", "openmoji"}));
+    QCOMPARE(styles_used["openmoji"], (std::set<std::string>{"noto", "twemoji"}));
+    // Share 0.5: about half of the styled slots are hard negatives (a random
+    // caption is almost never the same words in another style here: 1 of 5).
+    const double rate = static_cast<double>(hard) / styled;
+    QVERIFY2(rate > 0.45 && rate < 0.65, std::to_string(rate).c_str());
+    GG_VERIFY_THROWS_WITH(gg::CaptionSampler(ds, 5, 1.5), gg::DatasetError, "[0, 1]");
+    // The loader hands them out as the batch's c_hat (what the GAN trainer's
+    // --match-style-negatives sets).
+    auto shared = std::make_shared<gg::Dataset>(dir, o);
+    gg::LoaderOptions lo;
+    lo.batch_size = 6;
+    lo.style_negatives = 1;
+    gg::BatchLoader loader(shared, lo);
+    const gg::Batch batch = loader.next();
+    for (size_t b = 0; b < batch.captions.size(); ++b)
+      if (!gg::caption_style(batch.captions[b]).empty())
+        QCOMPARE(batch.captions_hat[b], gg::with_style(batch.captions[b], gg::caption_style(batch.captions_hat[b])));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestDataset)
