@@ -271,8 +271,13 @@ FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, 
 namespace {
 
 pid_t g_rank0 = -1;
-extern "C" void forward_stop_signal(int sig) {
-  if (g_rank0 > 0) ::kill(g_rank0, sig);
+volatile std::sig_atomic_t g_forwarded = 0;
+// The first stop is forwarded as SIGTERM: a Ctrl+C in a terminal reaches the
+// whole process group, so rank 0 gets its own SIGINT too, and a second SIGINT
+// means "kill at once" (on_stop_signal); the forwarded copy must not count as
+// that second one. A later signal is forwarded as SIGINT: the kill.
+extern "C" void forward_stop_signal(int) {
+  if (g_rank0 > 0) ::kill(g_rank0, g_forwarded++ == 0 ? SIGTERM : SIGINT);
 }
 
 // `--nproc N`: runs this same command N times as ranks 0..N-1 of a local
@@ -326,6 +331,7 @@ int launch_workers(int nproc, int threads) {
     pids.push_back(pid);
   }
   g_rank0 = pids[0];
+  g_forwarded = 0;
   std::signal(SIGINT, forward_stop_signal);
   std::signal(SIGTERM, forward_stop_signal);
   int result = 0;

@@ -6,7 +6,12 @@
 // draws are per process.
 #include <QtTest/QtTest>
 
+#include <algorithm>
+#include <csignal>
 #include <fstream>
+#include <sstream>
+
+#include <signal.h>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -91,6 +96,65 @@ class TestDistributed : public QObject {
     QVERIFY2(largest > 1e-3, qPrintable(QString("largest G gradient %1").arg(largest)));
     // Only rank 0 wrote: one checkpoint, one stats file, in the run folder.
     QCOMPARE(std::distance(fs::directory_iterator(root() / "two/checkpoints"), fs::directory_iterator{}), 1L);
+  }
+
+  // Ctrl+C in a terminal sends SIGINT to the launcher and to every rank (one
+  // process group); the run must still stop cleanly with a checkpoint of
+  // where it was, not die from the launcher's forwarded copy of the signal.
+  void ctrlCOnTheWholeGroupStopsWithACheckpoint() {
+    const fs::path run = root() / "stopped";
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(QString(GIGAGAN_BINARY_DIR) + "/app/gigagan",
+            {"train", "--data", QString::fromStdString((root() / "data").string()), "--config", "tiny", "--clip",
+             "random", "--images", "100000", "--batch", "4", "--threads", "1", "--progress", "json", "--out",
+             QString::fromStdString(run.string()), "--nproc", "2"});
+    QVERIFY(p.waitForStarted());
+    QString out;
+    QElapsedTimer t;
+    t.start();
+    while (!out.contains("\"event\":\"step\"") && t.elapsed() < 120000) {
+      p.waitForReadyRead(500);
+      out += QString::fromUtf8(p.readAll());
+    }
+    QVERIFY2(out.contains("\"event\":\"step\""), qPrintable(out));
+    // The launcher's children (the two ranks), from /proc.
+    const pid_t launcher = static_cast<pid_t>(p.processId());
+    std::vector<pid_t> group = {launcher};
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state = 0;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == launcher) group.push_back(static_cast<pid_t>(std::stoi(e.path().filename().string())));
+    }
+    QCOMPARE(group.size(), size_t(3));
+    // The ranks first and the launcher a moment later (a terminal signals them
+    // together), so that rank 0 has handled its own SIGINT before the
+    // launcher's forwarded stop arrives: the kernel would merge two pending
+    // SIGINTs and hide the race.
+    for (size_t i = 1; i < group.size(); ++i) QCOMPARE(::kill(group[i], SIGINT), 0);
+    QTest::qWait(20);
+    QCOMPARE(::kill(launcher, SIGINT), 0);
+    QVERIFY(p.waitForFinished(120000));
+    out += QString::fromUtf8(p.readAll());
+    QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(out));
+    QVERIFY2(out.contains("\"reason\":\"stopped\""), qPrintable(out));
+    // The checkpoint of the stop is the newest one and holds the images reached.
+    std::vector<fs::path> ckpts;
+    for (const auto& e : fs::directory_iterator(run / "checkpoints")) ckpts.push_back(e.path());
+    QVERIFY(!ckpts.empty());
+    std::sort(ckpts.begin(), ckpts.end());
+    const auto done = out.lastIndexOf("\"event\":\"done\"");
+    QVERIFY2(done >= 0, qPrintable(out));
+    const QString done_line = out.mid(out.lastIndexOf('\n', done) + 1).section('\n', 0, 0);
+    QVERIFY2(done_line.contains(QString::fromStdString(ckpts.back().filename().string())),
+             qPrintable(done_line + " newest: " + QString::fromStdString(ckpts.back().string())));
   }
 };
 
