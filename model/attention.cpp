@@ -79,6 +79,7 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t c, int64_t hd, int64_t extra_dim, d
   ffn_norm = register_module("ffn_norm", LayerNorm(c));
   ffn1 = register_module("ffn1", FullyConnectedLayer(c, c * ffn_mult, true, Activation::LReLU));
   ffn2 = register_module("ffn2", FullyConnectedLayer(c * ffn_mult, c));
+  qkv_fused = std::make_unique<FusedProjection>(std::vector<FullyConnectedLayer>{qk, v});
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& extra) {
@@ -98,9 +99,10 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   }
   // Tied W_q = W_k: the queries are the first HW rows of the keys, one projection.
   const int64_t hw = hn.size(1);
-  auto k = split_heads(qk->forward(kv_in), heads);    // [N*h, HW(+1), d]
+  const auto kv = qkv_fused->forward(kv_in);          // {qk(kv_in), v(kv_in)}
+  auto k = split_heads(kv[0], heads);                 // [N*h, HW(+1), d]
   auto q = k.narrow(1, 0, hw);                        // [N*h, HW, d]
-  auto val = split_heads(v->forward(kv_in), heads);   // [N*h, HW(+1), d]
+  auto val = split_heads(kv[1], heads);               // [N*h, HW(+1), d]
   // -|q_i - k_j|^2 = 2 q_i.k_j - |k_j|^2 - |q_i|^2, one batched GEMM with the
   // logit scale folded into its alpha/beta. -|q_i|^2 is constant along a
   // softmax row, so the softmax never needs it: it is added only when the
@@ -142,6 +144,7 @@ CrossAttentionImpl::CrossAttentionImpl(int64_t c, int64_t ctx, int64_t hd, doubl
   ffn_norm = register_module("ffn_norm", LayerNorm(c));
   ffn1 = register_module("ffn1", FullyConnectedLayer(c, c * ffn_mult, true, Activation::LReLU));
   ffn2 = register_module("ffn2", FullyConnectedLayer(c * ffn_mult, c));
+  kv_fused = std::make_unique<FusedProjection>(std::vector<FullyConnectedLayer>{k, v});
 }
 
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
@@ -157,8 +160,9 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
   auto qh = split_heads(q->forward_scaled(norm->forward(tokens),
                                           1.0 / std::sqrt(static_cast<double>(head_dim))),
                         heads);                                     // [N*h, HW, d]
-  auto kh = split_heads(k->forward(context), heads);                // [N*h, T, d]
-  auto vh = split_heads(v->forward(context), heads);
+  const auto kv = kv_fused->forward(context);
+  auto kh = split_heads(kv[0], heads);                              // [N*h, T, d]
+  auto vh = split_heads(kv[1], heads);
   count_matmul_flops(qh.size(0), qh.size(1), head_dim, kh.size(1));
   auto logits = torch::bmm(qh, kh.transpose(1, 2));
   auto a = merge_heads(attend(logits, vh), heads);
@@ -187,6 +191,8 @@ TokenTransformerLayerImpl::TokenTransformerLayerImpl(int64_t d, int64_t h, int64
   norm2 = register_module("norm2", LayerNorm(d));
   ffn1 = register_module("ffn1", FullyConnectedLayer(d, d * ffn_mult, true, Activation::GELU));
   ffn2 = register_module("ffn2", FullyConnectedLayer(d * ffn_mult, d));
+  qkv_fused = std::make_unique<FusedProjection>(std::vector<FullyConnectedLayer>{q, k, v},
+                                                std::vector<double>{1.0 / std::sqrt(static_cast<double>(d / h)), 1.0, 1.0});
 }
 
 torch::Tensor TokenTransformerLayerImpl::forward(const torch::Tensor& x) {
@@ -194,9 +200,10 @@ torch::Tensor TokenTransformerLayerImpl::forward(const torch::Tensor& x) {
   check_shape(x, {-1, -1, dim}, "TokenTransformerLayer x");
   const int64_t hd = dim / heads;
   auto hn = norm1->forward(x);
-  auto qh = split_heads(q->forward_scaled(hn, 1.0 / std::sqrt(static_cast<double>(hd))), heads);
-  auto kh = split_heads(k->forward(hn), heads);
-  auto vh = split_heads(v->forward(hn), heads);
+  const auto qkv = qkv_fused->forward(hn);  // q already scaled by 1/sqrt(d)
+  auto qh = split_heads(qkv[0], heads);
+  auto kh = split_heads(qkv[1], heads);
+  auto vh = split_heads(qkv[2], heads);
   count_matmul_flops(qh.size(0), qh.size(1), hd, kh.size(1));
   auto logits = torch::bmm(qh, kh.transpose(1, 2));  // 1/sqrt(d) is in qh
   auto y = x + out->forward(merge_heads(attend(logits, vh), heads));

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <vector>
 
 #include "layers.h"
@@ -38,6 +39,7 @@ struct SelfAttentionImpl : torch::nn::Module {
   FullyConnectedLayer v{nullptr}, out{nullptr};
   FullyConnectedLayer extra_proj{nullptr};  // extra token (w) -> C; absent when extra_token_dim == 0
   FullyConnectedLayer ffn1{nullptr}, ffn2{nullptr};
+  std::unique_ptr<FusedProjection> qkv_fused;  // qk and v in one GEMM without gradients
 };
 TORCH_MODULE(SelfAttention);
 
@@ -56,6 +58,7 @@ struct CrossAttentionImpl : torch::nn::Module {
   LayerNorm norm{nullptr}, ffn_norm{nullptr};
   FullyConnectedLayer q{nullptr}, k{nullptr}, v{nullptr}, out{nullptr};
   FullyConnectedLayer ffn1{nullptr}, ffn2{nullptr};
+  std::unique_ptr<FusedProjection> kv_fused;  // k and v of the context in one GEMM without gradients
 };
 TORCH_MODULE(CrossAttention);
 
@@ -72,6 +75,7 @@ struct TokenTransformerLayerImpl : torch::nn::Module {
   LayerNorm norm1{nullptr}, norm2{nullptr};
   FullyConnectedLayer q{nullptr}, k{nullptr}, v{nullptr}, out{nullptr};
   FullyConnectedLayer ffn1{nullptr}, ffn2{nullptr};  // MLP with GELU
+  std::unique_ptr<FusedProjection> qkv_fused;  // q (scaled), k, v in one GEMM without gradients
 };
 TORCH_MODULE(TokenTransformerLayer);
 

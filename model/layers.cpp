@@ -146,6 +146,73 @@ torch::Tensor FullyConnectedLayerImpl::forward_scaled(const torch::Tensor& x, do
   return gain == 1.0 ? y : y * gain;
 }
 
+FusedProjection::FusedProjection(std::vector<FullyConnectedLayer> layers, std::vector<double> gains)
+    : layers_(std::move(layers)), gains_(std::move(gains)) {
+  if (gains_.empty()) gains_.assign(layers_.size(), 1.0);
+  if (gains_.size() != layers_.size()) throw ShapeError("FusedProjection: one gain per layer");
+}
+
+std::vector<torch::Tensor> FusedProjection::forward(const torch::Tensor& x) {
+  std::vector<torch::Tensor> params;
+  bool fusable = layers_.size() > 1;
+  for (const auto& fc : layers_) {
+    fusable = fusable && fc->activation == Activation::Linear && fc->in_features == layers_[0]->in_features &&
+              !fc->weight.is_meta();
+    params.push_back(fc->weight);
+    if (fc->bias.defined()) params.push_back(fc->bias);
+  }
+  for (const auto& p : params)
+    fusable = fusable && !p.is_inference() && !(torch::GradMode::is_enabled() && p.requires_grad());
+  std::vector<torch::Tensor> out;
+  if (!fusable) {
+    for (size_t k = 0; k < layers_.size(); ++k) out.push_back(layers_[k]->forward_scaled(x, gains_[k]));
+    return out;
+  }
+  torch::Tensor w, b;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<int64_t> key;
+    std::vector<const void*> data;
+    for (const auto& p : params) {
+      key.push_back(p._version());
+      data.push_back(p.data_ptr());
+    }
+    if (!weight_.defined() || key != key_ || data != data_ || weight_.device() != x.device()) {
+      // Normal tensors even when built inside InferenceMode: a later call with
+      // gradients for x (inversion) saves the weight for backward.
+      c10::InferenceMode normal_tensors(false);
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> ws, bs;
+      for (size_t k = 0; k < layers_.size(); ++k) {
+        const auto& fc = layers_[k];
+        ws.push_back(fc->weight.detach() * (fc->weight_gain * gains_[k]));
+        bs.push_back(fc->bias.defined() ? fc->bias.detach() * (fc->bias_gain * gains_[k])
+                                        : torch::zeros({fc->out_features}, fc->weight.options()));
+      }
+      weight_ = torch::cat(ws).to(x.device());
+      bias_ = torch::cat(bs).to(x.device());
+      key_ = std::move(key);
+      data_ = std::move(data);
+    }
+    w = weight_;
+    b = bias_;
+  }
+  const int64_t in = layers_[0]->in_features;
+  if (!x.defined() || x.dim() < 1 || x.size(-1) != in)
+    throw ShapeError("FusedProjection: expected [..., " + std::to_string(in) + "], got " +
+                     (x.defined() ? shape_str(x.sizes()) : std::string("undefined")));
+  count_matmul_flops(1, x.numel() / in, in, w.size(0));
+  auto y = torch::addmm(b, x.reshape({-1, in}), w.t());
+  auto sizes = x.sizes().vec();
+  int64_t at = 0;
+  for (const auto& fc : layers_) {
+    sizes.back() = fc->out_features;
+    out.push_back(y.narrow(1, at, fc->out_features).view(sizes));
+    at += fc->out_features;
+  }
+  return out;
+}
+
 Conv2dLayerImpl::Conv2dLayerImpl(int64_t in, int64_t out, int64_t k, bool has_bias,
                                  Activation act, int up_, int down_, double lr_mul)
     : in_channels(in),

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,30 @@ struct FullyConnectedLayerImpl : torch::nn::Module {
   torch::Tensor weight, bias;  // [out, in], [out]
 };
 TORCH_MODULE(FullyConnectedLayer);
+
+// Several linear FullyConnectedLayers on the same input as ONE GEMM, without
+// gradients: attention's key/value projections, which at batch 1 are small
+// GEMMs whose per-call cost is a good part of their time. The concatenated
+// weight (gains folded in) is built on first use and rebuilt when any weight
+// or bias changes (version counter, storage, device), as AdaptiveConv2d's
+// inference cache. When gradients are wanted, or a weight is an inference
+// tensor (no version counter), each layer runs on its own as before.
+class FusedProjection {
+ public:
+  // gains: layer k's output is gains[k] * layers[k](x) (forward_scaled; default 1).
+  explicit FusedProjection(std::vector<FullyConnectedLayer> layers, std::vector<double> gains = {});
+  // x: [..., in] -> one [..., out_k] per layer, in order (views of one
+  // output when fused).
+  std::vector<torch::Tensor> forward(const torch::Tensor& x);
+
+ private:
+  std::vector<FullyConnectedLayer> layers_;
+  std::vector<double> gains_;
+  std::mutex mutex_;
+  torch::Tensor weight_, bias_;   // [sum out, in] * gain, [sum out] * gain
+  std::vector<int64_t> key_;      // versions of every weight and bias
+  std::vector<const void*> data_;  // and their storages
+};
 
 // Equalized-learning-rate 2-D convolution with optional 2x up/down sampling
 // (bilinear up before, average-pool down after; StyleGAN2 uses FIR filters,

@@ -140,6 +140,60 @@ class TestAttention : public QObject {
     GG_VERIFY_THROWS_WITH(TokenTransformerLayer(16, 5), ConfigError, "heads");
   }
 
+  // Without gradients the key/value projections run as one fused GEMM from a
+  // cached concatenated weight (FusedProjection); it must give what the
+  // separate layers give (with gradients), also after the weights change in
+  // place (the cache is keyed on their versions), and be really used.
+  void fused_projections_match_separate_layers() {
+    SelfAttention sa(16, 8, 6, 0.3);
+    CrossAttention ca(16, 12, 8, 0.3);
+    TokenTransformerLayer tt(16, 4);
+    for (torch::nn::Module* m : std::initializer_list<torch::nn::Module*>{sa.get(), ca.get(), tt.get()}) {
+      torch::NoGradGuard ng;
+      for (auto& p : m->parameters()) p.normal_();  // non-zero biases
+    }
+    auto x = torch::randn({2, 16, 4, 4}), w = torch::randn({2, 6}), ctx = torch::randn({2, 5, 12}),
+         tokens = torch::randn({2, 7, 16});
+    auto run_all = [&] {
+      return std::vector<torch::Tensor>{sa->forward(x, w), ca->forward(x, ctx), tt->forward(tokens)};
+    };
+    for (int round = 0; round < 2; ++round) {
+      const auto separate = run_all();  // parameters require grad: the layers one by one
+      for (const auto& y : separate) QVERIFY(y.requires_grad());
+      std::vector<torch::Tensor> fused;
+      {
+        torch::NoGradGuard ng;
+        fused = run_all();
+        QVERIFY(test::max_abs_diff(run_all()[0], fused[0]) == 0);  // the cached weight, again
+      }
+      for (size_t i = 0; i < fused.size(); ++i)
+        QVERIFY2(test::max_abs_diff(fused[i], separate[i].detach()) < 1e-4, qPrintable(QString::number(i)));
+      torch::NoGradGuard ng;  // in-place changes bump the versions the cache is keyed on
+      sa->v->bias.add_(1.0);
+      sa->qk->weight.mul_(1.5);
+      ca->k->weight.mul_(-1.0);
+      ca->v->bias.add_(2.0);
+      tt->q->weight.mul_(0.5);
+      tt->v->bias.sub_(1.0);
+    }
+    // A cache built in InferenceMode serves a later call with gradients for
+    // the input (inversion: frozen weights, x requires grad).
+    SelfAttention sb(16, 8, 6, 0.3);
+    for (auto& p : sb->parameters()) p.requires_grad_(false);
+    {
+      c10::InferenceMode im;
+      sb->forward(x, w);
+    }
+    auto xg = x.clone().requires_grad_(true);
+    sb->forward(xg, w).sum().backward();
+    QVERIFY(xg.grad().defined() && xg.grad().abs().sum().item<double>() > 0);
+    // Fused: the outputs are views of one GEMM's result.
+    torch::NoGradGuard ng;
+    const auto kv = ca->kv_fused->forward(torch::randn({2, 5, 12}));
+    QVERIFY(kv[1].is_alias_of(kv[0]));
+    QCOMPARE(kv[1].sizes().vec(), (std::vector<int64_t>{2, 5, 16}));
+  }
+
   void flops_counted() {
     const int64_t c = 16, n = 2, hw = 16, ed = 6, m = 2;
     SelfAttention a(c, 8, ed, 0.3, m);
