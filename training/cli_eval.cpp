@@ -91,6 +91,7 @@ Command eval_command() {
       {"psi", "F", "truncation psi around the per-prompt mean w", "1"},
       {"seed", "N", "seed of z and of the R-precision candidates", "0"},
       {"coarse-max", "PX", "mixing probe: slots up to this resolution are coarse", "8"},
+      {"noise", "MODE", "per-layer noise of the generators: const, random or none (default: the model's own)", ""},
       {"skip", "LIST", "comma-separated rows to skip: untrained, floor, upsampler, mix", ""},
       {"json", "FILE", "also write the results as JSON", ""},
       device_option(),
@@ -111,6 +112,7 @@ Command eval_command() {
       if (model.empty()) throw ConfigError("no shipped model found (models/emoji); pass --model PKG");
     }
     ModelPackage pkg = load_package(model, device);
+    if (args.has("noise")) pkg.generator->synthesis->noise_mode = parse_noise_mode(args.get("noise"));
     Evaluator ev;
     ev.device = device;
     if (args.has("evaluator")) {
@@ -206,6 +208,7 @@ Command eval_command() {
       Generator untrained(pkg.generator->config);
       untrained->to(device);
       untrained->eval();
+      untrained->synthesis->noise_mode = pkg.generator->synthesis->noise_mode;
       row("untrained generator", ev.images(generate(pkg, untrained, gen_captions, {}, z, 1.0, 0, device)),
           gen_captions, gen_text, real_emb);
     }

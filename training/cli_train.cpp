@@ -379,6 +379,10 @@ Command gan_command(GanTarget target) {
        "share of the matching-aware loss's wrong captions that are the image's own caption in another style "
        "(hard negatives that teach D, and through it G, the style word; 0: random captions as in the paper)",
        "0"},
+      {"noise", "MODE",
+       "G's per-layer noise in training: const or none (none: noise strengths held at 0, so the model renders "
+       "the same in either mode; default: the config's)",
+       ""},
       {"clip-weight", "F", "CLIP contrastive loss weight (G)", "0.2"},
       {"vision-weight", "F", "vision-aided loss weight (0: off)", "0.5"},
       {"ema", "N", "G EMA half-life in images", "10000"},
@@ -421,10 +425,13 @@ Command gan_command(GanTarget target) {
     o.ema_rampup = args.get_double("ema-rampup");
     o.d_warmup_images = std::stoll(args.get("d-warmup"));
     o.augment = args.get("augment");
+    o.noise = args.get("noise");
     o.seed = std::stoull(args.get("seed"));
     o.inject_nan_at_step = std::stoll(args.get("inject-nan-at-step"));
     o.perceptual_weight = args.get_double("perceptual-weight");
     o.pixel_weight = args.get_double("pixel-weight");
+    if (up && !o.noise.empty())
+      throw UsageError("gigagan " + name + ": --noise is the base generator's (the upsampler has input noise only)");
     if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GIGAGAN.md)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);

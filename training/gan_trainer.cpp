@@ -21,6 +21,9 @@ void GanTrainOptions::validate() const {
   config_require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "GanTrainOptions.beta1/beta2", "must be in [0, 1)");
   config_require(r1_gamma >= 0, "GanTrainOptions.r1_gamma", "must be >= 0");
   config_require(r1_interval >= 1, "GanTrainOptions.r1_interval", "must be >= 1");
+  config_require(noise.empty() || noise == "const" || noise == "none", "GanTrainOptions.noise",
+                 "must be const or none (or empty: the config's), got '" + noise +
+                     "'; random noise is not supported in training (its draws would desynchronise the ranks' z)");
   config_require(match_style_negatives >= 0 && match_style_negatives <= 1, "GanTrainOptions.match_style_negatives",
                  "must be in [0, 1], got " + std::to_string(match_style_negatives));
   config_require(match_weight >= 0 && clip_weight >= 0 && vision_weight >= 0 && perceptual_weight >= 0 &&
@@ -117,8 +120,8 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
       tokenizer_(std::move(tokenizer)),
       device_(device),
       dp_(std::move(dp)),
-      augment_(AugmentPolicy::parse(options.augment)),
-      target_(target) {
+      target_(target),
+      augment_(AugmentPolicy::parse(options.augment)) {
   config_.validate();
   options_.validate();
   if (dp_.world < 1 || dp_.rank < 0 || dp_.rank >= dp_.world)
@@ -163,6 +166,7 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     torch::NoGradGuard ng;
     load_state_dict_strict(net_ema(), state_dict(net()), "the trained network");
   }
+  apply_noise_option();
   net_ema().eval();
   for (auto& p : net_ema().parameters()) p.requires_grad_(false);
   if (!up && config_.vision_aided.enabled && options_.vision_weight > 0) {
@@ -221,6 +225,19 @@ void GanTrainer::init_generator(const TensorMap& generator, const std::string& s
   torch::NoGradGuard ng;
   load_state_dict_strict(net(), generator, source);
   load_state_dict_strict(net_ema(), generator, source);
+  apply_noise_option();
+}
+
+void GanTrainer::apply_noise_option() {
+  if (!G_ || options_.noise.empty()) return;
+  const NoiseMode mode = parse_noise_mode(options_.noise);
+  torch::NoGradGuard ng;
+  for (auto* g : {&G_, &G_ema_}) {
+    (*g)->synthesis->noise_mode = mode;
+    if (mode == NoiseMode::None)
+      for (auto& p : (*g)->named_parameters())
+        if (p.key().size() >= 14 && p.key().compare(p.key().size() - 14, 14, "noise_strength") == 0) p.value().zero_();
+  }
 }
 
 torch::nn::Module& GanTrainer::net() { return U_ ? static_cast<torch::nn::Module&>(*U_) : *G_; }
@@ -406,7 +423,7 @@ StepResult GanTrainer::step() {
       measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
     }
     if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
-    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); update_ema(); return 0; });
+    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); apply_noise_option(); update_ema(); return 0; });
   }
 
   // ---- D: V_MSIO + matching-aware + vision-aided.
@@ -601,6 +618,7 @@ void GanTrainer::load_state(const Checkpoint& ck, const std::string& source) {
   load_state_dict_strict(net_ema(), select_prefix(ck.tensors, "G_ema."), source);
   load_state_dict_strict(*D_, select_prefix(ck.tensors, "D."), source);
   if (VA_) load_state_dict_strict(*VA_, select_prefix(ck.tensors, "VA."), source);
+  apply_noise_option();
   adam_g_->load(ck.tensors, "adam_g.", source);
   adam_d_->load(ck.tensors, "adam_d.", source);
   const Progress p = load_progress(ck, source);

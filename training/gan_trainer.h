@@ -51,6 +51,12 @@ struct GanTrainOptions {
   double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off; fine-tuning an --init G)
   int64_t d_warmup_images = 0;  // G is not updated for this many images (D catches up with an --init G)
   std::string augment = "translation,cutout";  // DiffAugment on real and fake alike ("" none)
+  // G's per-layer noise in training: "" (the config's noise_mode_default),
+  // "const" or "none". With "none" the noise strengths are held at 0, so the
+  // checkpoint renders the same whatever noise mode it is later run in.
+  // ("random" is refused: its draws from the global RNG would desynchronise
+  // the z stream that all ranks share.)
+  std::string noise;
   uint64_t seed = 0;
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
@@ -63,7 +69,7 @@ struct GanTrainOptions {
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
-               d_warmup_images, match_style_negatives)
+               d_warmup_images, match_style_negatives, noise)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -168,6 +174,9 @@ class GanTrainer : public TrainerBase {
   std::vector<std::vector<torch::Tensor>> d_logits(const std::vector<torch::Tensor>& pyramid,
                                                    const std::vector<torch::Tensor>& t_ds);
   void update_ema();
+  // The --noise option on G and G_ema: their noise mode, and with "none" the
+  // noise strengths set to 0 (after construction, loads and every G step).
+  void apply_noise_option();
   // After backward: all-reduce the optimiser's gradients (data parallel) and
   // agree whether they are finite; false (gradients cleared, `r` names the
   // cause) when the step must not be applied.

@@ -4,6 +4,7 @@
 // progress events, broken files, the contrastive loss on known inputs.
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -14,7 +15,9 @@
 #include "clip_trainer.h"
 #include "evaluate.h"
 #include "model_io.h"
+#include "package.h"
 #include "run.h"
+#include "synthesis_network.h"
 #include "upsampler.h"
 #include "test_support.h"
 
@@ -160,6 +163,58 @@ class TestTrainer : public QObject {
                     (root() / "ft-bad").string()});
     QCOMPARE(bad.code, 1);
     QVERIFY2(contains(bad.err, "clip.safetensors"), bad.err.c_str());
+  }
+
+  // --noise none: G trains without per-layer noise and its noise strengths
+  // are held at 0 (after --init from a const-noise run whose strengths moved,
+  // and after every step), so the package renders the same in const and none
+  // mode; a const-noise package does not. Random noise is refused.
+  void noiseNoneHoldsTheStrengthsAtZero() {
+    const fs::path base = root() / "noise-base", run_none = root() / "noise-none";
+    auto rb = run(train_args(root() / "data", base, 8));
+    QVERIFY2(rb.code == 0, rb.err.c_str());
+    auto args = train_args(root() / "data", run_none, 8);
+    args.insert(args.end(), {"--init", (base / "package").string(), "--noise", "none"});
+    auto r = run(args);
+    QVERIFY2(r.code == 0, r.err.c_str());
+    auto strengths = [](const fs::path& ck, const std::string& prefix) {
+      std::vector<double> v;
+      for (const auto& [name, t] : gg::load_checkpoint(ck.string()).tensors)
+        if (name.rfind(prefix, 0) == 0 && contains(name, "noise_strength")) v.push_back(t.item<double>());
+      return v;
+    };
+    const auto before = strengths(base / "checkpoints" / "ckpt-000000000008.safetensors", "G.");
+    QVERIFY(!before.empty());
+    QVERIFY(*std::max_element(before.begin(), before.end(), [](double a, double b) { return std::abs(a) < std::abs(b); }) != 0.0);
+    const fs::path after = run_none / "checkpoints" / "ckpt-000000000008.safetensors";
+    for (const char* prefix : {"G.", "G_ema."}) {
+      const auto v = strengths(after, prefix);
+      QCOMPARE(v.size(), before.size());
+      for (double x : v) QCOMPARE(x, 0.0);
+    }
+    int n = 0;  // G did train
+    QVERIFY(max_diff(gg::load_checkpoint((base / "checkpoints" / "ckpt-000000000008.safetensors").string()).tensors,
+                     gg::load_checkpoint(after.string()).tensors, "G.", &n) > 1e-4);
+
+    auto render = [](const fs::path& pkg_dir, gg::NoiseMode mode) {
+      c10::InferenceMode inference;
+      auto pkg = gg::load_package(pkg_dir.string());
+      pkg.generator->synthesis->noise_mode = mode;
+      torch::manual_seed(3);
+      auto z = torch::randn({2, pkg.generator->config.z_dim});
+      auto f = pkg.clip->text_features(pkg.tokenizer->encode_batch({"red square", "blue square"}).ids);
+      return pkg.generator->forward(z, f.tokens, f.eot_index)[0].clone();
+    };
+    const auto none_c = render(run_none / "package", gg::NoiseMode::Const);
+    QVERIFY(none_c.equal(render(run_none / "package", gg::NoiseMode::None)));
+    QVERIFY((render(base / "package", gg::NoiseMode::Const) - render(base / "package", gg::NoiseMode::None))
+                .abs().max().item<double>() > 0);
+
+    auto bad = train_args(root() / "data", root() / "noise-random", 4);
+    bad.insert(bad.end(), {"--noise", "random"});
+    auto rr = run(bad);
+    QCOMPARE(rr.code, 1);
+    QVERIFY2(contains(rr.out + rr.err, "noise") && contains(rr.out + rr.err, "random"), (rr.out + rr.err).c_str());
   }
 
   // Contract 2: every stdout line is an event; start, steps, a sample grid, a
