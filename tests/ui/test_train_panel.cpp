@@ -2,18 +2,26 @@
 // json` runs to completion, the tab shows progress, loss curves, the sample
 // grid and the checkpoint, and "Use in studio" loads the checkpoint's
 // package; pause / resume / stop through the stdin words; a run that dies is
-// reported; a detached run survives its TrainProcess.
+// reported; a detached run survives its TrainProcess; closing the window
+// during a run asks (cancel, stop with a checkpoint, keep it running).
 #include <QtTest/QtTest>
 
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QMessageBox>
+#include <QSettings>
+#include <QTimer>
+#include <QAbstractButton>
+#include <QApplication>
 #include <QPainter>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
 #include <csignal>
+#include <functional>
+#include <memory>
 #include <sys/types.h>
 
 #include "engine_worker.h"
@@ -89,6 +97,31 @@ bool waitFor(const std::function<bool()>& done, int timeout_ms) {
     QTest::qWait(50);
   }
   return true;
+}
+
+// Clicks, once the window's close dialog is up, the button that `pick`
+// returns (polled: the dialog runs its own event loop inside close()).
+void answerCloseDialog(const std::function<QAbstractButton*(QMessageBox*)>& pick) {
+  auto tries = std::make_shared<int>(0);
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [pick, tries, poll] {
+    auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+    if (box && box->isVisible()) {
+      QAbstractButton* b = pick(box);
+      QVERIFY(b);
+      b->click();
+      *poll = nullptr;  // break the self-reference
+      return;
+    }
+    if (++*tries < 600) QTimer::singleShot(50, *poll);
+  };
+  QTimer::singleShot(50, *poll);
+}
+
+QAbstractButton* buttonWithText(QMessageBox* box, const QString& prefix) {
+  for (QAbstractButton* b : box->buttons())
+    if (b->text().startsWith(prefix)) return b;
+  return nullptr;
 }
 }  // namespace
 
@@ -185,6 +218,55 @@ class TestTrainPanel : public QObject {
     t.startRun();
     QVERIFY(!t.running());
     QVERIFY(status.last().first().toString().contains("dataset folder"));
+  }
+
+  // Closing the window while a run trains asks first: Cancel keeps the window
+  // and the run; "Stop and save a checkpoint" ends the run with a stop
+  // checkpoint before the window closes; "Keep running in the background"
+  // closes the window and leaves the run alive, its log remembered.
+  void closingTheWindowDuringTrainingAsks() {
+    auto started = [&](MainWindow& w, const QString& run) {
+      TrainPanel* t = w.trainPanel();
+      t->setSettings(tinySettings(data_, dir_.filePath(run), 10000000));
+      t->startRun();
+      return waitFor([&] { return t->imagesSeen() > 0; }, 300000);
+    };
+    {
+      MainWindow w;
+      w.show();
+      QVERIFY2(started(w, "close-stop"), "no step event from the trainer");
+      answerCloseDialog([](QMessageBox* box) { return box->button(QMessageBox::Cancel); });
+      QVERIFY(!w.close());
+      QVERIFY(w.isVisible());
+      QVERIFY(w.trainPanel()->running());
+      const QString log = w.trainPanel()->process()->logPath();
+      answerCloseDialog([](QMessageBox* box) { return buttonWithText(box, "Stop and save"); });
+      QVERIFY(w.close());
+      QVERIFY(!w.trainPanel()->running());
+      QFile f(log);
+      QVERIFY(f.open(QIODevice::ReadOnly));
+      QVERIFY2(f.readAll().contains("\"reason\":\"stopped\""), "the run ended by the stop, before the window closed");
+      const QStringList packages = w.trainPanel()->checkpointPackages();
+      QVERIFY2(!packages.isEmpty(), "stopping on close saves a checkpoint");
+    }
+    {
+      MainWindow w;
+      w.show();
+      QVERIFY2(started(w, "close-keep"), "no step event from the trainer");
+      const qint64 group = w.trainPanel()->process()->pid();
+      const QString log = w.trainPanel()->process()->logPath();
+      answerCloseDialog([](QMessageBox* box) { return buttonWithText(box, "Keep running"); });
+      QVERIFY(w.close());
+      QCOMPARE(QSettings().value("train/background_log").toString(), log);
+      QCOMPARE(::kill(pid_t(-group), 0), 0);  // still alive after the window closed
+      const pid_t trainer = trainerIn(pid_t(group));
+      QVERIFY2(trainer > 0, "no gigagan process in the run's session");
+      QCOMPARE(::kill(trainer, SIGTERM), 0);
+      QVERIFY(waitFor([&] {
+        QFile f(log);
+        return f.open(QIODevice::ReadOnly) && f.readAll().contains("\"reason\":\"stopped\"");
+      }, 120000));
+    }
   }
 
   void detachedRunSurvives() {
