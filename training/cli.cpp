@@ -85,6 +85,28 @@ int Args::get_int(const std::string& name) const {
   throw UsageError("gigagan " + command_ + ": --" + name + " expects an integer, got '" + v + "'");
 }
 
+std::vector<int> Args::get_int_list(const std::string& name) const {
+  const std::string v = get(name);
+  std::vector<int> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    int x = 0;
+    try {
+      x = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || x <= 0)
+      throw UsageError("gigagan " + command_ + ": --" + name + " expects comma-separated positive integers, got '" +
+                       v + "'");
+    out.push_back(x);
+  }
+  if (out.empty()) throw UsageError("gigagan " + command_ + ": --" + name + " is empty");
+  return out;
+}
+
 double Args::get_double(const std::string& name) const {
   const std::string v = get(name);
   try {

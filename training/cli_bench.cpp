@@ -30,21 +30,6 @@ struct BenchRow {
   double ms = 0, images_per_s = 0, gflop_per_image = 0, gflops = 0, floor_ratio = 0;
 };
 
-std::vector<int> parse_int_list(const std::string& s, const std::string& what) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      out.push_back(std::stoi(item));
-    } catch (const std::exception&) {
-      throw UsageError("gigagan bench: " + what + " expects comma-separated integers, got '" + s + "'");
-    }
-    if (out.back() <= 0) throw UsageError("gigagan bench: " + what + " entries must be positive");
-  }
-  return out;
-}
-
 // Median wall time of `iters` calls of fn (after `warmup` calls), in ms.
 template <class F>
 double time_ms(F&& fn, int warmup, int iters, const torch::Device& device) {
@@ -99,7 +84,7 @@ Command bench_command() {
     set_adaconv_impl(parse_adaconv_impl(args.get("adaconv")));
     std::vector<std::string> configs = args.get_all("config");
     if (configs.empty()) configs = {"tiny", "emoji64"};
-    const auto batches = parse_int_list(args.get("batch"), "--batch");
+    const auto batches = args.get_int_list("batch");
     const int iters = std::max(1, args.get_int("iters")), warmup = std::max(0, args.get_int("warmup"));
     const double ref = args.get_double("reference-gflops");
     out << "runtime " << runtime_summary() << ", device " << device.str() << ", adaconv "

@@ -90,7 +90,10 @@ Command eval_command() {
       {"seeds", "N", "generated images per validation caption", "2"},
       {"psi", "F", "truncation psi around the per-prompt mean w", "1"},
       {"seed", "N", "seed of z and of the R-precision candidates", "0"},
-      {"coarse-max", "PX", "mixing probe: slots up to this resolution are coarse", "8"},
+      {"coarse-max", "PX[,PX...]",
+       "mixing probe: slots up to this resolution are coarse (a list: one probe per crossover; the first is the "
+       "headline)",
+       "8"},
       {"noise", "MODE", "per-layer noise of the generators: const, random or none (default: the model's own)", ""},
       {"skip", "LIST", "comma-separated rows to skip: untrained, floor, upsampler, mix", ""},
       {"json", "FILE", "also write the results as JSON", ""},
@@ -99,6 +102,7 @@ Command eval_command() {
   };
   c.run = [](const Args& args, std::ostream& out) {
     if (!args.has("data")) throw UsageError("gigagan eval: --data DIR is required");
+    const std::vector<int> coarse_maxes = args.get_int_list("coarse-max");
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
     c10::InferenceMode inference;
@@ -129,6 +133,10 @@ Command eval_command() {
     } else {
       throw ConfigError("'" + model + "' has no evaluator CLIP; pass --evaluator FILE (never the training CLIP)");
     }
+    for (int px : coarse_maxes)
+      if (px < 4 || px >= pkg.generator->config.resolution)
+        throw UsageError("gigagan eval: --coarse-max " + std::to_string(px) + " must be in [4, " +
+                         std::to_string(pkg.generator->config.resolution) + ") px");
     const std::string skip = "," + args.get("skip") + ",";
     auto skipped = [&](const std::string& row) { return skip.find("," + row + ",") != std::string::npos; };
 
@@ -262,19 +270,26 @@ Command eval_command() {
           fine.push_back(noto[(i + 1) % n]);
         }
         auto zm = torch::randn({static_cast<int64_t>(coarse.size()), pkg.generator->config.z_dim}, zgen);
-        const int coarse_max = args.get_int("coarse-max");
-        auto mixed = ev.images(generate(pkg, pkg.generator, coarse, fine, zm, psi, coarse_max, device));
         // Style assigned by the evaluator, probed with the coarse prompt's text in either style.
         std::vector<std::string> as_fine, as_coarse;
         for (size_t i = 0; i < coarse.size(); ++i) {
           as_coarse.push_back(coarse[i]);
           as_fine.push_back(with_style(coarse[i], caption_style(fine[i])));
         }
-        const double to_fine =
-            ((mixed * ev.texts(as_fine)).sum(1) > (mixed * ev.texts(as_coarse)).sum(1)).to(torch::kDouble).mean().item<double>();
-        out << "style mixing (coarse <= " << coarse_max << " px from A, fine from B): style of B in " << std::setprecision(3)
-            << to_fine << " of " << coarse.size() << " images (A in " << 1 - to_fine << ")\n";
-        result["mix_fine_style_rate"] = to_fine;
+        const auto t_fine = ev.texts(as_fine), t_coarse = ev.texts(as_coarse);
+        // One probe per crossover (the same z and prompt pairs): where the style lives.
+        for (int coarse_max : coarse_maxes) {
+          auto mixed = ev.images(generate(pkg, pkg.generator, coarse, fine, zm, psi, coarse_max, device));
+          const double to_fine =
+              ((mixed * t_fine).sum(1) > (mixed * t_coarse).sum(1)).to(torch::kDouble).mean().item<double>();
+          out << "style mixing (coarse <= " << coarse_max << " px from A, fine from B): style of B in "
+              << std::setprecision(3) << to_fine << " of " << coarse.size() << " images (A in " << 1 - to_fine << ")\n";
+          if (coarse_max == coarse_maxes.front()) {
+            result["mix_fine_style_rate"] = to_fine;
+            result["mix_coarse_max"] = coarse_max;
+          }
+          result["mix_fine_style_rate_by_coarse_max"][std::to_string(coarse_max)] = to_fine;
+        }
         result["mix_pairs"] = coarse.size();
       }
     }
