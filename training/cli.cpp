@@ -85,7 +85,7 @@ int Args::get_int(const std::string& name) const {
   throw UsageError("gigagan " + command_ + ": --" + name + " expects an integer, got '" + v + "'");
 }
 
-std::vector<int> Args::get_int_list(const std::string& name) const {
+std::vector<int> Args::get_int_list(const std::string& name, int min) const {
   const std::string v = get(name);
   std::vector<int> out;
   std::stringstream ss(v);
@@ -98,9 +98,9 @@ std::vector<int> Args::get_int_list(const std::string& name) const {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || x <= 0)
-      throw UsageError("gigagan " + command_ + ": --" + name + " expects comma-separated positive integers, got '" +
-                       v + "'");
+    if (used == 0 || used != item.size() || x < min)
+      throw UsageError("gigagan " + command_ + ": --" + name + " expects comma-separated integers >= " +
+                       std::to_string(min) + ", got '" + v + "'");
     out.push_back(x);
   }
   if (out.empty()) throw UsageError("gigagan " + command_ + ": --" + name + " is empty");

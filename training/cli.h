@@ -34,7 +34,8 @@ class Args {
   std::vector<std::string> get_all(const std::string& name) const;
   int get_int(const std::string& name) const;
   double get_double(const std::string& name) const;
-  std::vector<int> get_int_list(const std::string& name) const;  // "8" or "4,8,16": positive integers
+  // "8" or "4,8,16": integers, each at least `min`
+  std::vector<int> get_int_list(const std::string& name, int min = 1) const;
   bool flag(const std::string& name) const { return has(name); }
   const std::string& command() const { return command_; }
 

@@ -92,7 +92,7 @@ Command eval_command() {
       {"seed", "N", "seed of z and of the R-precision candidates", "0"},
       {"coarse-max", "PX[,PX...]",
        "mixing probe: slots up to this resolution are coarse (a list: one probe per crossover; the first is the "
-       "headline)",
+       "headline; 0 and the model's resolution are the controls: every layer from B, every layer from A)",
        "8"},
       {"noise", "MODE", "per-layer noise of the generators: const, random or none (default: the model's own)", ""},
       {"skip", "LIST", "comma-separated rows to skip: untrained, floor, upsampler, mix", ""},
@@ -102,7 +102,7 @@ Command eval_command() {
   };
   c.run = [](const Args& args, std::ostream& out) {
     if (!args.has("data")) throw UsageError("gigagan eval: --data DIR is required");
-    const std::vector<int> coarse_maxes = args.get_int_list("coarse-max");
+    const std::vector<int> coarse_maxes = args.get_int_list("coarse-max", 0);
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
     c10::InferenceMode inference;
@@ -134,9 +134,9 @@ Command eval_command() {
       throw ConfigError("'" + model + "' has no evaluator CLIP; pass --evaluator FILE (never the training CLIP)");
     }
     for (int px : coarse_maxes)
-      if (px < 4 || px >= pkg.generator->config.resolution)
-        throw UsageError("gigagan eval: --coarse-max " + std::to_string(px) + " must be in [4, " +
-                         std::to_string(pkg.generator->config.resolution) + ") px");
+      if (px > pkg.generator->config.resolution)
+        throw UsageError("gigagan eval: --coarse-max " + std::to_string(px) + " is above the model's " +
+                         std::to_string(pkg.generator->config.resolution) + " px");
     const std::string skip = "," + args.get("skip") + ",";
     auto skipped = [&](const std::string& row) { return skip.find("," + row + ",") != std::string::npos; };
 
@@ -282,8 +282,14 @@ Command eval_command() {
           auto mixed = ev.images(generate(pkg, pkg.generator, coarse, fine, zm, psi, coarse_max, device));
           const double to_fine =
               ((mixed * t_fine).sum(1) > (mixed * t_coarse).sum(1)).to(torch::kDouble).mean().item<double>();
-          out << "style mixing (coarse <= " << coarse_max << " px from A, fine from B): style of B in "
-              << std::setprecision(3) << to_fine << " of " << coarse.size() << " images (A in " << 1 - to_fine << ")\n";
+          // 0 and the full resolution are the probe's controls: every layer from B, every layer from A.
+          const std::string what =
+              coarse_max == 0 ? "control: every layer from B"
+              : coarse_max >= pkg.generator->config.resolution
+                  ? "control: every layer from A"
+                  : "coarse <= " + std::to_string(coarse_max) + " px from A, fine from B";
+          out << "style mixing (" << what << "): style of B in " << std::setprecision(3) << to_fine << " of "
+              << coarse.size() << " images (A in " << 1 - to_fine << ")\n";
           if (coarse_max == coarse_maxes.front()) {
             result["mix_fine_style_rate"] = to_fine;
             result["mix_coarse_max"] = coarse_max;

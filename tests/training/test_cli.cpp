@@ -26,7 +26,7 @@ class TestCli : public QObject {
     QTest::newRow("missing value") << QStringList{"info", "--config"} << "--config needs a value";
     QTest::newRow("stray argument") << QStringList{"info", "tiny"} << "unexpected argument 'tiny'";
     QTest::newRow("bad integer") << QStringList{"bench", "--iters", "many"} << "--iters expects an integer";
-    QTest::newRow("bad batch list") << QStringList{"bench", "--batch", "1,x"} << "comma-separated positive integers";
+    QTest::newRow("bad batch list") << QStringList{"bench", "--batch", "1,x"} << "comma-separated integers >= 1";
     QTest::newRow("zero in a list") << QStringList{"bench", "--batch", "1,0"} << "--batch expects comma-separated";
     QTest::newRow("bad crossover list") << QStringList{"eval", "--data", "x", "--coarse-max", "8,,16"}
                                         << "--coarse-max expects comma-separated";
