@@ -20,6 +20,8 @@ Command package_command() {
   c.summary = "Assemble a model package from a base model package, an upsampler and an evaluator CLIP.";
   c.options = {
       {"base", "PKG", "model package with the tokenizer, CLIP and generator (e.g. RUN/package) (required)", ""},
+      {"generator", "FILE", "generator instead of the base package's: a generator .safetensors, or a `gigagan train` "
+                            "checkpoint (its EMA weights), e.g. an earlier one of the run", ""},
       {"upsampler", "FILE", "upsampler .safetensors (train-upsampler's RUN/upsampler.safetensors)", ""},
       {"evaluator", "FILE", "evaluator CLIP .safetensors (train-clip's RUN/clip.safetensors; metrics only)", ""},
       {"discriminator", "FILE", "D for later fine-tuning (--init): a `gigagan train` checkpoint or discriminator "
@@ -35,6 +37,25 @@ Command package_command() {
     if (!args.has("out")) throw UsageError("gigagan package: --out DIR is required");
     init_runtime(0);
     ModelPackage pkg = load_package(args.get("base"));
+    if (args.has("generator")) {
+      const std::string f = args.get("generator");
+      Checkpoint ck = load_checkpoint(f);
+      json config;
+      TensorMap weights;
+      if (ck.kind == "generator") {
+        config = ck.config;
+        weights = std::move(ck.tensors);
+      } else if (ck.kind == "train-state" && ck.config.value("mode", "") == "gan") {
+        config = ck.config.value("model", json::object()).value("generator", json());
+        weights = select_prefix(ck.tensors, "G_ema.");
+      } else {
+        throw ConfigError("--generator '" + f + "' holds a " + ck.kind + ", not a generator or a `gigagan train` checkpoint");
+      }
+      if (config != json(pkg.generator->config))
+        throw ConfigError("--generator '" + f + "' was built with another generator config than the base package's");
+      torch::NoGradGuard no_grad;
+      load_state_dict_strict(*pkg.generator, weights, f);
+    }
     if (args.has("upsampler")) {
       const std::string f = args.get("upsampler");
       pkg.upsampler = load_network<UpsamplerConfig, Upsampler>(f, "upsampler");

@@ -165,6 +165,41 @@ class TestTrainer : public QObject {
     QVERIFY2(contains(bad.err, "clip.safetensors"), bad.err.c_str());
   }
 
+  // `package --generator`: an earlier checkpoint's EMA generator (or a
+  // generator file) replaces the base package's; anything else is refused.
+  void packageTakesAnEarlierCheckpointsGenerator() {
+    const fs::path run_dir = root() / "pkg-gen", out = root() / "pkg-gen-8";
+    auto args = train_args(root() / "data", run_dir, 16);
+    args.insert(args.end(), {"--checkpoint-every", "8", "--keep", "2"});
+    auto r = run(args);
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const fs::path ck8 = run_dir / "checkpoints" / "ckpt-000000000008.safetensors";
+    auto p = run({"package", "--base", (run_dir / "package").string(), "--generator", ck8.string(), "--out", out.string()});
+    QVERIFY2(p.code == 0, p.err.c_str());
+    gg::TensorMap want;
+    for (const auto& [k, t] : gg::select_prefix(gg::load_checkpoint(ck8.string()).tensors, "G_ema.")) want["G." + k] = t;
+    auto as_g = [](const fs::path& file) {
+      gg::TensorMap m;
+      for (const auto& [k, t] : gg::load_checkpoint(file.string()).tensors) m["G." + k] = t;
+      return m;
+    };
+    int n = 0;
+    QVERIFY(max_diff(want, as_g(out / "generator.safetensors"), "G.", &n) == 0.0 && n > 0);
+    n = 0;  // the base package holds the newer generator
+    QVERIFY(max_diff(want, as_g(run_dir / "package" / "generator.safetensors"), "G.", &n) > 0);
+    // A generator file works the same; a CLIP file is refused with its name.
+    auto p2 = run({"package", "--base", out.string(), "--generator", (run_dir / "package" / "generator.safetensors").string(),
+                   "--out", (root() / "pkg-gen-16").string()});
+    QVERIFY2(p2.code == 0, p2.err.c_str());
+    n = 0;
+    QVERIFY(max_diff(as_g(run_dir / "package" / "generator.safetensors"), as_g(root() / "pkg-gen-16" / "generator.safetensors"),
+                     "G.", &n) == 0.0 && n > 0);
+    auto bad = run({"package", "--base", out.string(), "--generator", (out / "clip.safetensors").string(), "--out",
+                    (root() / "pkg-gen-bad").string()});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "clip.safetensors") && contains(bad.err, "not a generator"), bad.err.c_str());
+  }
+
   // --noise none: G trains without per-layer noise and its noise strengths
   // are held at 0 (after --init from a const-noise run whose strengths moved,
   // and after every step), so the package renders the same in const and none
