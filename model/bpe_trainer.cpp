@@ -6,6 +6,7 @@
 #include "bpe_trainer.h"
 
 #include "errors.h"
+#include "safetensors.h"
 #include "tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -27,23 +28,6 @@ uint64_t pair_key(int32_t a, int32_t b) {
 }
 int32_t pair_left(uint64_t p) { return static_cast<int32_t>(p >> 32); }
 int32_t pair_right(uint64_t p) { return static_cast<int32_t>(p & 0xFFFFFFFFu); }
-
-void write_atomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw DatasetError("cannot write '" + tmp + "' (disk full or no permission?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw DatasetError("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
-}
 
 }  // namespace
 
@@ -236,8 +220,8 @@ void save_bpe_vocabulary(const BpeVocabulary& vocab, const std::string& folder) 
   for (size_t i = 0; i < vocab.tokens.size(); ++i) j[vocab.tokens[i]] = static_cast<int64_t>(i);
   std::string merges = "#version: 0.2\n";
   for (const auto& [a, b] : vocab.merges) merges += a + " " + b + "\n";
-  write_atomically(folder + "/vocab.json", j.dump());
-  write_atomically(folder + "/merges.txt", merges);
+  write_file_atomic(folder + "/vocab.json", j.dump());
+  write_file_atomic(folder + "/merges.txt", merges);
 }
 
 }  // namespace gg
