@@ -39,22 +39,11 @@ Command package_command() {
     ModelPackage pkg = load_package(args.get("base"));
     if (args.has("generator")) {
       const std::string f = args.get("generator");
-      Checkpoint ck = load_checkpoint(f);
-      json config;
-      TensorMap weights;
-      if (ck.kind == "generator") {
-        config = ck.config;
-        weights = std::move(ck.tensors);
-      } else if (ck.kind == "train-state" && ck.config.value("mode", "") == "gan") {
-        config = ck.config.value("model", json::object()).value("generator", json());
-        weights = select_prefix(ck.tensors, "G_ema.");
-      } else {
-        throw ConfigError("--generator '" + f + "' holds a " + ck.kind + ", not a generator or a `gigagan train` checkpoint");
-      }
-      if (config != json(pkg.generator->config))
+      const NetworkWeights g = ema_network_weights(load_checkpoint(f), "generator", f);
+      if (g.config != json(pkg.generator->config))
         throw ConfigError("--generator '" + f + "' was built with another generator config than the base package's");
       torch::NoGradGuard no_grad;
-      load_state_dict_strict(*pkg.generator, weights, f);
+      load_state_dict_strict(*pkg.generator, g.tensors, f);
     }
     if (args.has("upsampler")) {
       const std::string f = args.get("upsampler");

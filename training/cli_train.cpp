@@ -470,14 +470,8 @@ Command gan_command(GanTarget target) {
         file = (fs::path(file) / (up ? "upsampler.safetensors" : "generator.safetensors")).string();
       }
       Checkpoint ck = load_checkpoint(file);
-      if (ck.kind == (up ? "upsampler" : "generator")) {
-        trainer.init_generator(ck.tensors, file);
-      } else if (ck.kind == "train-state") {
-        trainer.init_generator(select_prefix(ck.tensors, "G_ema."), file);
-        if (!up) d_file = file;
-      } else {
-        throw ConfigError("--init '" + file + "' holds a " + ck.kind + ", not a " + (up ? "upsampler" : "generator"));
-      }
+      if (ck.kind == "train-state" && !up) d_file = file;  // its D too
+      trainer.init_generator(ema_network_weights(ck, up ? "upsampler" : "generator", file).tensors, file);
       if (!d_file.empty()) trainer.init_discriminator(d_file == file ? ck : load_checkpoint(d_file), d_file);
       init = {{"generator", file}, {"discriminator", d_file.empty() ? json() : json(d_file)}};
     }

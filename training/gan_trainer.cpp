@@ -166,7 +166,17 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     torch::NoGradGuard ng;
     load_state_dict_strict(net_ema(), state_dict(net()), "the trained network");
   }
-  apply_noise_option();
+  if (G_ && !options_.noise.empty()) {
+    const NoiseMode mode = parse_noise_mode(options_.noise);
+    for (auto* g : {&G_, &G_ema_}) {
+      (*g)->synthesis->noise_mode = mode;
+      if (mode == NoiseMode::None)
+        for (auto& p : (*g)->named_parameters())
+          if (p.key().size() >= 14 && p.key().compare(p.key().size() - 14, 14, "noise_strength") == 0)
+            held_noise_strengths_.push_back(p.value());
+    }
+  }
+  hold_noise_strengths();
   net_ema().eval();
   for (auto& p : net_ema().parameters()) p.requires_grad_(false);
   if (!up && config_.vision_aided.enabled && options_.vision_weight > 0) {
@@ -225,19 +235,12 @@ void GanTrainer::init_generator(const TensorMap& generator, const std::string& s
   torch::NoGradGuard ng;
   load_state_dict_strict(net(), generator, source);
   load_state_dict_strict(net_ema(), generator, source);
-  apply_noise_option();
+  hold_noise_strengths();
 }
 
-void GanTrainer::apply_noise_option() {
-  if (!G_ || options_.noise.empty()) return;
-  const NoiseMode mode = parse_noise_mode(options_.noise);
+void GanTrainer::hold_noise_strengths() {
   torch::NoGradGuard ng;
-  for (auto* g : {&G_, &G_ema_}) {
-    (*g)->synthesis->noise_mode = mode;
-    if (mode == NoiseMode::None)
-      for (auto& p : (*g)->named_parameters())
-        if (p.key().size() >= 14 && p.key().compare(p.key().size() - 14, 14, "noise_strength") == 0) p.value().zero_();
-  }
+  for (auto& p : held_noise_strengths_) p.zero_();
 }
 
 torch::nn::Module& GanTrainer::net() { return U_ ? static_cast<torch::nn::Module&>(*U_) : *G_; }
@@ -423,7 +426,7 @@ StepResult GanTrainer::step() {
       measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
     }
     if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
-    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); apply_noise_option(); update_ema(); return 0; });
+    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); hold_noise_strengths(); update_ema(); return 0; });
   }
 
   // ---- D: V_MSIO + matching-aware + vision-aided.
@@ -570,6 +573,15 @@ Checkpoint discriminator_checkpoint(const Checkpoint& ck, const std::string& sou
   return d;
 }
 
+NetworkWeights ema_network_weights(Checkpoint ck, const std::string& kind, const std::string& source) {
+  const bool up = kind == "upsampler";
+  if (ck.kind == kind) return {std::move(ck.config), std::move(ck.tensors)};
+  if (ck.kind == "train-state" && ck.config.value("mode", "") == (up ? "upsampler" : "gan"))
+    return {ck.config.value("model", json::object()).value(kind, json()), select_prefix(ck.tensors, "G_ema.")};
+  throw CheckpointError("'" + source + "' holds a " + ck.kind + ", not a " + kind + " or a `gigagan " +
+                        (up ? "train-upsampler" : "train") + "` checkpoint");
+}
+
 Checkpoint GanTrainer::discriminator_state() const {
   Checkpoint d;
   d.kind = "discriminator";
@@ -618,7 +630,7 @@ void GanTrainer::load_state(const Checkpoint& ck, const std::string& source) {
   load_state_dict_strict(net_ema(), select_prefix(ck.tensors, "G_ema."), source);
   load_state_dict_strict(*D_, select_prefix(ck.tensors, "D."), source);
   if (VA_) load_state_dict_strict(*VA_, select_prefix(ck.tensors, "VA."), source);
-  apply_noise_option();
+  hold_noise_strengths();
   adam_g_->load(ck.tensors, "adam_g.", source);
   adam_d_->load(ck.tensors, "adam_d.", source);
   const Progress p = load_progress(ck, source);

@@ -174,9 +174,10 @@ class GanTrainer : public TrainerBase {
   std::vector<std::vector<torch::Tensor>> d_logits(const std::vector<torch::Tensor>& pyramid,
                                                    const std::vector<torch::Tensor>& t_ds);
   void update_ema();
-  // The --noise option on G and G_ema: their noise mode, and with "none" the
-  // noise strengths set to 0 (after construction, loads and every G step).
-  void apply_noise_option();
+  // --noise none: G's and G_ema's noise strengths (held_noise_strengths_, found
+  // once at construction, where the noise mode is set) back to 0, after
+  // construction, loads and every G step.
+  void hold_noise_strengths();
   // After backward: all-reduce the optimiser's gradients (data parallel) and
   // agree whether they are finite; false (gradients cleared, `r` names the
   // cause) when the step must not be applied.
@@ -219,6 +220,7 @@ class GanTrainer : public TrainerBase {
   std::string tokenizer_folder_, description_;
   bool profiling_ = false;
   bool nan_injected_ = false;
+  std::vector<torch::Tensor> held_noise_strengths_;  // --noise none
   StepProfile profile_;
 };
 
@@ -226,5 +228,15 @@ class GanTrainer : public TrainerBase {
 // or a `gigagan train` train-state checkpoint (its D.* and VA.* tensors and its
 // model config). Throws CheckpointError naming `source` for any other kind.
 Checkpoint discriminator_checkpoint(const Checkpoint& ck, const std::string& source);
+
+// The weights of a "generator" (or "upsampler": `kind`) checkpoint, or the EMA
+// weights (G_ema.*) of a `gigagan train` (`train-upsampler`) train-state
+// checkpoint, with the network's config (a train-state's model config
+// section). Throws CheckpointError naming `source` for any other kind.
+struct NetworkWeights {
+  json config;
+  TensorMap tensors;
+};
+NetworkWeights ema_network_weights(Checkpoint ck, const std::string& kind, const std::string& source);
 
 }  // namespace gg
