@@ -87,22 +87,26 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   check_shape(x, {-1, channels, -1, -1}, "SelfAttention x");
   const int64_t n = x.size(0), h = x.size(2), wd = x.size(3);
   auto tokens = to_tokens(x);  // [N, HW, C]
-  auto hn = norm->forward(tokens);
-  auto kv_in = hn;
+  const int64_t hw = tokens.size(1);
+  // Tied W_q = W_k: keys and values of the pixels (and the extra token) in
+  // one projection, written side by side into kv; the queries are the first
+  // HW rows of the keys.
+  torch::Tensor kv;  // [N, HW(+1), 2C]: k | v
   if (extra_token_dim > 0) {
     check_shape(extra, {n, extra_token_dim}, "SelfAttention extra token");
-    // The projected w joins the keys/values as one more token (normalized like the pixels).
-    auto e = norm->forward(extra_proj->forward(extra).unsqueeze(1));  // [N, 1, C]
-    kv_in = torch::cat({hn, e}, 1);
-  } else if (extra.defined()) {
-    throw ShapeError("SelfAttention: got an extra token but extra_token_dim == 0");
+    // The projected w joins the keys/values as one more token (normalized like
+    // the pixels). Projected into kv's last row rather than concatenated
+    // with the normalized pixels first: one copy of the tokens fewer.
+    kv = torch::empty({n, hw + 1, 2 * channels}, tokens.options());
+    qkv_fused->forward_cat(norm->forward(tokens), kv.narrow(1, 0, hw));
+    qkv_fused->forward_cat(norm->forward(extra_proj->forward(extra).unsqueeze(1)), kv.narrow(1, hw, 1));
+  } else {
+    if (extra.defined()) throw ShapeError("SelfAttention: got an extra token but extra_token_dim == 0");
+    kv = qkv_fused->forward_cat(norm->forward(tokens));
   }
-  // Tied W_q = W_k: the queries are the first HW rows of the keys, one projection.
-  const int64_t hw = hn.size(1);
-  const auto kv = qkv_fused->forward(kv_in);          // {qk(kv_in), v(kv_in)}
-  auto k = split_heads(kv[0], heads);                 // [N*h, HW(+1), d]
-  auto q = k.narrow(1, 0, hw);                        // [N*h, HW, d]
-  auto val = split_heads(kv[1], heads);               // [N*h, HW(+1), d]
+  auto k = split_heads(kv.narrow(2, 0, channels), heads);           // [N*h, HW(+1), d]
+  auto q = k.narrow(1, 0, hw);                                      // [N*h, HW, d]
+  auto val = split_heads(kv.narrow(2, channels, channels), heads);  // [N*h, HW(+1), d]
   // -|q_i - k_j|^2 = 2 q_i.k_j - |k_j|^2 - |q_i|^2, one batched GEMM with the
   // logit scale folded into its alpha/beta. -|q_i|^2 is constant along a
   // softmax row, so the softmax never needs it: it is added only when the

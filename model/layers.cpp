@@ -152,31 +152,54 @@ FusedProjection::FusedProjection(std::vector<FullyConnectedLayer> layers, std::v
   if (gains_.size() != layers_.size()) throw ShapeError("FusedProjection: one gain per layer");
 }
 
-std::vector<torch::Tensor> FusedProjection::forward(const torch::Tensor& x) {
-  std::vector<torch::Tensor> params;
-  bool fusable = layers_.size() > 1;
+bool FusedProjection::fusable() const {
+  // Fused only without gradients for the weights: the concatenated copy is
+  // not a view, so a gradient through it would never reach the layers.
+  if (layers_.size() < 2) return false;
   for (const auto& fc : layers_) {
-    fusable = fusable && fc->activation == Activation::Linear && fc->in_features == layers_[0]->in_features &&
-              !fc->weight.is_meta();
-    params.push_back(fc->weight);
-    if (fc->bias.defined()) params.push_back(fc->bias);
+    if (fc->activation != Activation::Linear || fc->in_features != layers_[0]->in_features || fc->weight.is_meta())
+      return false;
+    for (const auto* p : {&fc->weight, &fc->bias})
+      if (p->defined() && (p->is_inference() || (torch::GradMode::is_enabled() && p->requires_grad()))) return false;
   }
-  for (const auto& p : params)
-    fusable = fusable && !p.is_inference() && !(torch::GradMode::is_enabled() && p.requires_grad());
+  return true;
+}
+
+std::vector<torch::Tensor> FusedProjection::forward(const torch::Tensor& x) {
   std::vector<torch::Tensor> out;
-  if (!fusable) {
+  if (!fusable()) {
     for (size_t k = 0; k < layers_.size(); ++k) out.push_back(layers_[k]->forward_scaled(x, gains_[k]));
     return out;
   }
+  const auto y = fused(x, {});
+  int64_t at = 0;
+  for (const auto& fc : layers_) {
+    out.push_back(y.narrow(-1, at, fc->out_features));
+    at += fc->out_features;
+  }
+  return out;
+}
+
+torch::Tensor FusedProjection::forward_cat(const torch::Tensor& x, torch::Tensor out) {
+  if (fusable()) return fused(x, out);
+  std::vector<torch::Tensor> parts;
+  for (size_t k = 0; k < layers_.size(); ++k) parts.push_back(layers_[k]->forward_scaled(x, gains_[k]));
+  auto y = torch::cat(parts, -1);
+  return out.defined() ? out.copy_(y) : y;
+}
+
+torch::Tensor FusedProjection::fused(const torch::Tensor& x, torch::Tensor out) {
   torch::Tensor w, b;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<int64_t> key;
     std::vector<const void*> data;
-    for (const auto& p : params) {
-      key.push_back(p._version());
-      data.push_back(p.data_ptr());
-    }
+    for (const auto& fc : layers_)
+      for (const auto* p : {&fc->weight, &fc->bias})
+        if (p->defined()) {
+          key.push_back(p->_version());
+          data.push_back(p->data_ptr());
+        }
     if (!weight_.defined() || key != key_ || data != data_ || weight_.device() != x.device()) {
       // Normal tensors even when built inside InferenceMode: a later call with
       // gradients for x (inversion) saves the weight for backward.
@@ -202,14 +225,17 @@ std::vector<torch::Tensor> FusedProjection::forward(const torch::Tensor& x) {
     throw ShapeError("FusedProjection: expected [..., " + std::to_string(in) + "], got " +
                      (x.defined() ? shape_str(x.sizes()) : std::string("undefined")));
   count_matmul_flops(1, x.numel() / in, in, w.size(0));
-  auto y = torch::addmm(b, x.reshape({-1, in}), w.t());
   auto sizes = x.sizes().vec();
-  int64_t at = 0;
-  for (const auto& fc : layers_) {
-    sizes.back() = fc->out_features;
-    out.push_back(y.narrow(1, at, fc->out_features).view(sizes));
-    at += fc->out_features;
-  }
+  sizes.back() = w.size(0);
+  if (!out.defined()) return torch::addmm(b, x.reshape({-1, in}), w.t()).view(sizes);
+  if (out.sizes().vec() != sizes)
+    throw ShapeError("FusedProjection: out must be " + shape_str(sizes) + ", got " + shape_str(out.sizes()));
+  // The GEMM writes into out only without a gradient for x (out= ops are not
+  // differentiable; inversion's x needs one) and when out is contiguous.
+  if (!out.is_contiguous() || (torch::GradMode::is_enabled() && x.requires_grad()))
+    return out.copy_(torch::addmm(b, x.reshape({-1, in}), w.t()).view(sizes));
+  auto out2 = out.view({-1, w.size(0)});
+  torch::addmm_out(out2, b, x.reshape({-1, in}), w.t());
   return out;
 }
 

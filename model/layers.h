@@ -94,6 +94,7 @@ struct FullyConnectedLayerImpl : torch::nn::Module {
   Activation activation;
   double weight_gain, bias_gain;
   torch::Tensor weight, bias;  // [out, in], [out]
+
 };
 TORCH_MODULE(FullyConnectedLayer);
 
@@ -111,8 +112,14 @@ class FusedProjection {
   // x: [..., in] -> one [..., out_k] per layer, in order (views of one
   // output when fused).
   std::vector<torch::Tensor> forward(const torch::Tensor& x);
+  // x: [..., in] -> [..., sum out_k], the layers' outputs side by side. With
+  // `out` (that shape) the result is written there (directly by the GEMM
+  // when out is contiguous) and returned.
+  torch::Tensor forward_cat(const torch::Tensor& x, torch::Tensor out = {});
 
  private:
+  bool fusable() const;
+  torch::Tensor fused(const torch::Tensor& x, torch::Tensor out);
   std::vector<FullyConnectedLayer> layers_;
   std::vector<double> gains_;
   std::mutex mutex_;
