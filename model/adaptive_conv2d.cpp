@@ -20,8 +20,10 @@
 // stays exact.
 #include "adaptive_conv2d.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <vector>
 
 namespace gg {
 
@@ -131,6 +133,15 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
     return apply_activation(y, activation);
   }
 
+  if (impl == AdaConvImpl::PerSample && n == 1) {
+    // Batch 1 without gradients on the CPU (the studio): from the cache.
+    const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
+    if (!wants_grad && x_in.device().is_cpu()) {
+      const InferenceCache cache = inference_cache(x_in);
+      if (cache.bank.defined()) return forward_batch_one_cached(cache, x_in, w, out_gain);
+    }
+  }
+
   // The equalized-lr gain is folded into the styles (StyleGAN2 does the same
   // for toRGB): K_n * (s_n * g) == (g K_n) * s_n, one pass over [N, Ci]
   // instead of over the whole bank, and it is the affine layer's GEMM alpha.
@@ -163,24 +174,10 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
 
   torch::Tensor y;
   if (impl == AdaConvImpl::PerSample && n == 1) {
-    // Batch 1 (the interactive case): one dense conv, and the modulation goes
-    // to whichever is smaller, the input or the kernel.
-    // Without gradients the kernel comes from the cached channels_last bank:
-    // its rows are K[o, ky, kx, c], a channels_last [Co, Ci, k, k] weight as it
-    // leaves the GEMM, and per-input-channel values repeat over the taps as
-    // [kk, Ci] (tiled) instead of [Ci, kk] (interleaved).
-    const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
-    const InferenceCache cache = wants_grad || !x_in.device().is_cpu() ? InferenceCache{} : inference_cache();
-    const bool cached = cache.bank.defined();
-    torch::Tensor kern;  // [Co, Ci*k*k] in the tap order above
-    if (cached) kern = nk > 1 ? torch::mm(a, cache.bank).view({co, kk * ci}) : cache.bank.view({co, kk * ci});
-    else kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk}) : bank[0].view({co, ci * kk});
-    auto as_weight = [&](const torch::Tensor& t) {  // [Co, Ci*k*k] -> channels_last [Co, Ci, k, k]
-      return cached ? t.view({co, k, k, ci}).permute({0, 3, 1, 2}) : conv_layout(t.view({co, ci, k, k}));
-    };
-    auto along_row = [&](const torch::Tensor& v) {  // [1, Ci] -> [Ci*k*k] in kern's tap order
-      return cached ? v.view({ci}).repeat({kk}) : per_tap(v).view({ci * kk});
-    };
+    // Batch 1 with gradients or off the CPU: one dense conv, and the
+    // modulation goes to whichever is smaller, the input or the kernel.
+    auto kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk}) : bank[0].view({co, ci * kk});
+    auto as_weight = [&](const torch::Tensor& t) { return conv_layout(t.view({co, ci, k, k})); };
     if (x_in.numel() <= kern.numel()) {
       // Low resolution: modulate the (small) input, demodulate the output
       // (StyleGAN2's non-fused modconv): d[o] = rsqrt(sum_c s_c^2 sum_kk K[o,c,kk]^2).
@@ -188,18 +185,7 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
       auto xs = x_in * s.view({1, ci, 1, 1});
       if (up == 2) xs = upsample2x(xs);
       if (demodulate) {
-        torch::Tensor e;  // [Co]: e[o] = sum_{c,kk} K[o,c,kk]^2 s_c^2
-        if (cached) {
-          // From the cached pair energies: one GEMV over them, no pass over the kernel.
-          auto e_pairs = torch::mv(cache.pair_energy, s.square().view({ci})).view({-1, co});  // [pairs, Co]
-          auto coef = nk > 1 ? torch::outer(a.view({nk}), a.view({nk})).view({nk * nk}).index_select(0, cache.pair_index)
-                                   .mul_(cache.pair_weight)
-                             : cache.pair_weight;
-          e = torch::mv(e_pairs.t(), coef).clamp_min_(0);  // >= 0 up to rounding
-        } else {
-          e = torch::mv(kern.square(), along_row(s.square()));  // one square pass and one GEMV
-        }
-        auto d = demod_coef(e);
+        auto d = demod_coef(torch::mv(kern.square(), per_tap(s.square()).view({ci * kk})));  // [Co]
         y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
         y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
                         : y * d.view({1, co, 1, 1});
@@ -209,7 +195,7 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
     } else {
       // High resolution: modulate and demodulate the (small) kernel.
       auto x = up == 2 ? upsample2x(x_in) : x_in;
-      auto km = kern * along_row(s);  // [Co, Ci*k*k]
+      auto km = kern * per_tap(s).view({ci * kk});  // [Co, Ci*k*k]
       if (demodulate)
         km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square()).view({co, 1});
       y = torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad);
@@ -255,35 +241,136 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   return apply_activation(y, activation);
 }
 
-AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache() {
-  if (weight.is_inference()) return {};  // no version counter to notice a change
+torch::Tensor AdaptiveConv2dImpl::forward_batch_one_cached(const InferenceCache& c, const torch::Tensor& x_in,
+                                                           const torch::Tensor& w, double out_gain) {
+  // x: [1, C_in, H, W], w: [1, w_dim] on the CPU, float32, no gradients.
+  const int64_t co = out_channels, ci = in_channels, nk = num_kernels, k = kernel_size, kk = k * k, pad = k / 2;
+  const auto opts = x_in.options();
+  // [styles | kernel logits] in one GEMV; the styles carry this layer's weight gain.
+  count_matmul_flops(1, 1, w_dim, c.style_weight.size(0));  // as the affine and filter layers count it
+  const auto sa = torch::addmv(c.style_bias, c.style_weight, w.reshape({w_dim}));
+  const float* s = sa.data_ptr<float>();
+  std::vector<float> a(nk, 1.f);  // softmax of the logits
+  if (nk > 1) {
+    const float* logit = s + ci;
+    const float top = *std::max_element(logit, logit + nk);
+    double sum = 0;
+    for (int64_t i = 0; i < nk; ++i) sum += (a[i] = std::exp(logit[i] - top));
+    for (auto& v : a) v = static_cast<float>(v / sum);
+  }
+  // The selected kernel [C_out, k*k*C_in] in the bank's channels_last order.
+  // (A GEMV over the bank viewed [len, Nk]: at batch 1 OpenBLAS's GEMM packs
+  // the whole 2.4 MB bank of a 128-channel layer first, about 1.6x slower.)
+  const auto kern = nk > 1 ? torch::mv(c.bank.t(), torch::from_blob(a.data(), {nk}, torch::kFloat))
+                           : c.bank.view({-1});
+  auto as_weight = [&](const torch::Tensor& t) { return t.view({co, k, k, ci}).permute({0, 3, 1, 2}); };
+  // bias * out_gain, or undefined.
+  torch::Tensor b;
+  if (bias.defined()) {
+    b = torch::empty({co}, opts);
+    const auto bc = bias.contiguous();
+    const float* src = bc.data_ptr<float>();
+    float* dst = b.data_ptr<float>();
+    for (int64_t o = 0; o < co; ++o) dst[o] = static_cast<float>(src[o] * out_gain);
+  }
+  const float style_gain = demodulate ? 1.f : static_cast<float>(out_gain);  // without demodulation, gain on the styles
+
+  torch::Tensor y;
+  if (x_in.numel() <= co * kk * ci) {
+    // Low resolution: modulate the (small) input, demodulate the output
+    // (StyleGAN2's non-fused modconv). s commutes with the upsampling.
+    auto sv = sa.narrow(0, 0, ci);
+    auto xs = x_in * (style_gain == 1.f ? sv : sv * style_gain).view({1, ci, 1, 1});
+    if (up == 2) xs = upsample2x(xs);
+    y = torch::conv2d(conv_layout(xs), as_weight(kern), demodulate ? torch::Tensor() : b, 1, pad);
+    if (!demodulate) return apply_activation(y, activation);
+    // d[o] = out_gain * rsqrt(e[o] + eps), e[o] = sum_{i<=j} m_ij a_i a_j (P_ij s^2)[o].
+    auto s2 = torch::empty({ci}, opts);
+    float* s2p = s2.data_ptr<float>();
+    for (int64_t i = 0; i < ci; ++i) s2p[i] = s[i] * s[i];
+    const auto ep = torch::mv(c.pair_energy, s2);  // [pairs * C_out]
+    const float* e = ep.data_ptr<float>();
+    auto d = torch::empty({co}, opts);
+    float* dp = d.data_ptr<float>();
+    std::vector<double> coef;
+    for (const auto& [i, j] : c.pairs) coef.push_back((i == j ? 1.0 : 2.0) * a[i] * a[j]);
+    for (int64_t o = 0; o < co; ++o) {
+      double energy = 0;
+      for (size_t p = 0; p < coef.size(); ++p) energy += coef[p] * e[p * co + o];
+      dp[o] = static_cast<float>(out_gain / std::sqrt(std::max(energy, 0.0) + kDemodEps));  // >= 0 up to rounding
+    }
+    y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1})) : y * d.view({1, co, 1, 1});
+    return apply_activation(y, activation);
+  }
+  // High resolution: modulate (and demodulate) the small kernel in one pass,
+  // km[o, tap, c] = K[o, tap, c] * s[c] * d[o].
+  auto km = torch::empty({co, kk * ci}, opts);
+  const float* kp = kern.data_ptr<float>();
+  float* mp = km.data_ptr<float>();
+  for (int64_t o = 0; o < co; ++o) {
+    const float* krow = kp + o * kk * ci;
+    float* mrow = mp + o * kk * ci;
+    double energy = 0;
+    for (int64_t t = 0; t < kk; ++t)
+      for (int64_t i = 0; i < ci; ++i) {
+        const float v = krow[t * ci + i] * s[i] * style_gain;
+        mrow[t * ci + i] = v;
+        energy += static_cast<double>(v) * v;
+      }
+    if (demodulate) {
+      const float d = static_cast<float>(out_gain / std::sqrt(energy + kDemodEps));
+      for (int64_t t = 0; t < kk * ci; ++t) mrow[t] *= d;
+    }
+  }
+  auto x = up == 2 ? upsample2x(x_in) : x_in;
+  return apply_activation(torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad), activation);
+}
+
+AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache(const torch::Tensor& x) {
+  std::vector<torch::Tensor> tensors = {weight, bias, affine->weight, affine->bias};
+  if (!filter.is_empty()) tensors.insert(tensors.end(), {filter->weight, filter->bias});
+  std::vector<int64_t> key = {static_cast<int64_t>(weight.device().type()), weight.device().index()};
+  for (const auto& t : tensors) {
+    if (!t.defined()) {
+      key.insert(key.end(), {-1, 0});
+      continue;
+    }
+    // Inference-mode tensors have no version counter to notice a change.
+    if (t.is_inference() || t.scalar_type() != torch::kFloat || t.device() != x.device()) return {};
+    key.insert(key.end(), {t._version(), reinterpret_cast<int64_t>(t.data_ptr())});
+  }
+  if (x.scalar_type() != torch::kFloat) return {};
   std::lock_guard<std::mutex> lock(cl_mutex_);
-  const int64_t version = weight._version();
-  const void* data = weight.data_ptr();
-  if (!cl_.bank.defined() || version != cl_version_ || data != cl_data_ || cl_.bank.device() != weight.device()) {
+  if (!cl_.bank.defined() || key != cl_key_) {
     torch::NoGradGuard no_grad;
     const int64_t nk = num_kernels, co = out_channels, ci = in_channels;
     InferenceCache c;
     // [Nk, Co, Ci, k, k] -> [Nk, Co, k, k, Ci], flattened per kernel.
     c.bank = weight.detach().permute({0, 1, 3, 4, 2}).contiguous().view({nk, -1});
+    // The affine layer as forward_scaled(w, weight_gain) computes it, and the filter's logits.
+    auto fc_rows = [](const FullyConnectedLayer& fc, double gain, std::vector<torch::Tensor>& ws,
+                      std::vector<torch::Tensor>& bs) {
+      ws.push_back(fc->weight.detach() * (fc->weight_gain * gain));
+      bs.push_back(fc->bias.defined() ? fc->bias.detach() * (fc->bias_gain * gain)
+                                      : torch::zeros({fc->out_features}, fc->weight.options()));
+    };
+    std::vector<torch::Tensor> ws, bs;
+    fc_rows(affine, weight_gain, ws, bs);
+    if (nk > 1) fc_rows(filter, 1.0, ws, bs);
+    c.style_weight = torch::cat(ws).contiguous();
+    c.style_bias = torch::cat(bs).contiguous();
     if (demodulate) {
       auto taps = weight.detach().reshape({nk, co, ci, -1});
       std::vector<torch::Tensor> energy;
-      std::vector<int64_t> index;
-      std::vector<float> mult;
       for (int64_t i = 0; i < nk; ++i)
         for (int64_t j = i; j < nk; ++j) {
           energy.push_back((taps[i] * taps[j]).sum(2));  // [Co, Ci]
-          index.push_back(i * nk + j);
-          mult.push_back(i == j ? 1.f : 2.f);
+          c.pairs.emplace_back(i, j);
         }
       c.pair_energy = torch::cat(energy).contiguous();  // [pairs * Co, Ci]
-      c.pair_index = torch::tensor(index, torch::kLong).to(weight.device());
-      c.pair_weight = torch::tensor(mult, torch::kFloat).to(weight.device());
     }
     cl_ = c;
-    cl_version_ = version;
-    cl_data_ = data;
+    cl_key_ = std::move(key);
   }
   return cl_;
 }

@@ -62,28 +62,38 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   FullyConnectedLayer affine{nullptr};  // W_mod, b_mod: w -> C_in styles (bias init 1)
 
  private:
-  // Inference (no gradient wanted): the bank with each kernel in
-  // channels_last order, [num_kernels, C_out * k * k * C_in]. A kernel
-  // selected from it is already the channels_last weight oneDNN wants, so the
-  // batch-1 path skips a transposing copy of every selected kernel. Rebuilt
-  // whenever the weight changes (version counter, storage, device); `bank`
-  // undefined when it cannot be cached (inference-mode weight).
-  // With demodulation, beside the bank: for every pair i <= j of kernels,
-  // P_ij[o, c] = sum_taps K_i[o, c, tap] K_j[o, c, tap], [pairs * C_out, C_in],
-  // so that the demodulation energy of the selected kernel K = sum_i a_i K_i,
-  // e[o] = sum_{c,tap} K[o,c,tap]^2 s_c^2 = sum_{i<=j} m_ij a_i a_j (P_ij s^2)[o]
-  // (m_ij = 2 off the diagonal), needs no pass over K.
+  // Inference (no gradient wanted) on the CPU, everything the batch-1 path
+  // needs that does not depend on the sample, rebuilt whenever one of the
+  // layer's tensors changes (version counter, storage, device); `bank`
+  // undefined when it cannot be cached (inference-mode weights, not float32).
+  // - bank: each kernel in channels_last order, [Nk, C_out * k * k * C_in]. A
+  //   kernel selected from it is already the channels_last weight oneDNN
+  //   wants, so the path skips a transposing copy of every selected kernel.
+  // - style_weight/style_bias: the affine and filter layers stacked, every
+  //   gain folded in (equalized lr, and this layer's weight gain into the
+  //   styles): one GEMV gives [styles s (C_in) | kernel logits (Nk > 1)].
+  // - With demodulation, for every pair i <= j of kernels,
+  //   P_ij[o, c] = sum_taps K_i[o, c, tap] K_j[o, c, tap], [pairs * C_out, C_in],
+  //   so that the demodulation energy of the selected kernel K = sum_i a_i K_i,
+  //   e[o] = sum_{c,tap} K[o,c,tap]^2 s_c^2 = sum_{i<=j} m_ij a_i a_j (P_ij s^2)[o]
+  //   (m_ij = 2 off the diagonal), needs no pass over K.
+  // The per-sample arithmetic on vectors of C_in or C_out values (softmax of
+  // the logits, pair coefficients, rsqrt, gains) runs as plain loops: as
+  // tensor ops they were about 15 small ATen calls per layer, a good part of
+  // a batch-1 forward.
   struct InferenceCache {
-    torch::Tensor bank;        // [Nk, C_out * k * k * C_in]
-    torch::Tensor pair_energy; // [pairs * C_out, C_in] (demodulate only)
-    torch::Tensor pair_index;  // [pairs] int64: i * Nk + j of each pair
-    torch::Tensor pair_weight; // [pairs]: 1 on the diagonal, 2 off it
+    torch::Tensor bank;          // [Nk, C_out * k * k * C_in]
+    torch::Tensor style_weight;  // [C_in + (Nk > 1 ? Nk : 0), w_dim]
+    torch::Tensor style_bias;    // [C_in + (Nk > 1 ? Nk : 0)]
+    torch::Tensor pair_energy;   // [pairs * C_out, C_in] (demodulate only)
+    std::vector<std::pair<int64_t, int64_t>> pairs;  // (i, j), i <= j, in pair_energy's order
   };
-  InferenceCache inference_cache();
+  InferenceCache inference_cache(const torch::Tensor& x);
+  torch::Tensor forward_batch_one_cached(const InferenceCache& cache, const torch::Tensor& x_in,
+                                         const torch::Tensor& w, double out_gain);
   std::mutex cl_mutex_;
   InferenceCache cl_;
-  int64_t cl_version_ = -1;
-  const void* cl_data_ = nullptr;
+  std::vector<int64_t> cl_key_;
 };
 TORCH_MODULE(AdaptiveConv2d);
 

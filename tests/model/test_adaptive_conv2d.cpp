@@ -97,9 +97,11 @@ class TestAdaptiveConv2d : public QObject {
   }
 
   // Batch 1 without gradients (the studio, under NoGradGuard or InferenceMode)
-  // selects kernels from a cached channels_last copy of the bank: it matches
-  // the reference, and still does after the weights change in place (the
-  // cache follows the weight's version counter, as after an EMA update or a load).
+  // selects kernels from a cached channels_last copy of the bank and takes the
+  // styles and kernel logits from a cached stacked affine/filter layer: it
+  // matches the reference, and still does after any of those weights change
+  // in place (the cache follows their version counters, as after an EMA
+  // update or a load).
   void batch_one_inference_matches_naive_data() {
     QTest::addColumn<int>("nk");
     QTest::addColumn<int>("res");
@@ -127,12 +129,14 @@ class TestAdaptiveConv2d : public QObject {
     AdaptiveConv2d conv(5, 6, k, 7, nk, demod, up, Activation::Linear);
     auto x = torch::randn({1, 5, res, res});
     auto w = torch::randn({1, 7});
-    for (int round = 0; round < 3; ++round) {
+    for (int round = 0; round < 5; ++round) {
       {
         torch::NoGradGuard ng;
         conv->bias.normal_();
         if (round == 1) conv->weight.mul_(-1.7).add_(0.3);                 // changed in place
         if (round == 2) conv->weight.copy_(torch::randn_like(conv->weight));  // loaded
+        if (round == 3) conv->affine->weight.normal_(), conv->affine->bias.normal_();  // the styles' layer
+        if (round == 4 && nk > 1) conv->filter->weight.normal_(0, 3), conv->filter->bias.normal_();
       }
       torch::Tensor ref, got;
       {
