@@ -12,6 +12,7 @@
 #include "synthesis_network.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace gg {
 
@@ -55,9 +56,12 @@ torch::Tensor SynthesisBlockImpl::forward(const torch::Tensor& x, const torch::T
   const double gain = activation_gain(Activation::LReLU);
   auto h = conv->forward_scaled(x, w, gain);  // g_adaconv, x gain
   check_shape(h, {x.size(0), -1, resolution, resolution}, "SynthesisBlock conv output");
-  if (noise_mode == NoiseMode::Const)
-    h.addcmul_(noise_const.view({1, 1, resolution, resolution}), noise_strength, gain);
-  else if (noise_mode == NoiseMode::Random)
+  if (noise_mode == NoiseMode::Const) {
+    if (!torch::GradMode::is_enabled() && !noise_strength.is_inference() && !noise_const.is_inference())
+      h.add_(const_noise_term(h, gain));  // inference: one same-layout add
+    else
+      h.addcmul_(noise_const.view({1, 1, resolution, resolution}), noise_strength, gain);
+  } else if (noise_mode == NoiseMode::Random)
     h.addcmul_(torch::randn({h.size(0), 1, resolution, resolution}, h.options()), noise_strength, gain);
   torch::leaky_relu_(h, 0.2);
   if (!attn.is_empty()) {
@@ -65,6 +69,28 @@ torch::Tensor SynthesisBlockImpl::forward(const torch::Tensor& x, const torch::T
     h = cross_attn->forward(h, t_local);   // g_xa
   }
   return h;
+}
+
+torch::Tensor SynthesisBlockImpl::const_noise_term(const torch::Tensor& h, double gain) {
+  const auto format = h.suggest_memory_format();
+  int64_t gain_bits = 0;
+  std::memcpy(&gain_bits, &gain, sizeof gain);
+  std::vector<int64_t> key = {gain_bits, noise_strength._version(), noise_const._version(),
+                              reinterpret_cast<int64_t>(noise_strength.data_ptr()),
+                              reinterpret_cast<int64_t>(noise_const.data_ptr()), h.size(1),
+                              static_cast<int64_t>(format), static_cast<int64_t>(h.device().type()),
+                              static_cast<int64_t>(h.device().index())};
+  std::lock_guard<std::mutex> lock(noise_mutex_);
+  if (!noise_term_.defined() || key != noise_key_) {
+    c10::InferenceMode normal_tensors(false);
+    torch::NoGradGuard no_grad;
+    noise_term_ = (noise_const.detach().view({1, 1, resolution, resolution}) * (noise_strength.detach() * gain))
+                      .expand({1, h.size(1), resolution, resolution})
+                      .to(h.device())
+                      .contiguous(format);
+    noise_key_ = std::move(key);
+  }
+  return noise_term_;
 }
 
 SynthesisNetworkImpl::SynthesisNetworkImpl(const GeneratorConfig& c)

@@ -195,6 +195,39 @@ class TestGenerator : public QObject {
     QCOMPARE(parse_noise_mode(noise_mode_name(NoiseMode::Random)), NoiseMode::Random);
   }
 
+  // Inference takes fast paths the training graph does not: the const-noise
+  // term cached in the output's layout, and at batch 1 the adaptive convs'
+  // cached bank/styles with the per-layer vector arithmetic in plain loops.
+  // The whole generator agrees with its gradient-mode forward (the reference
+  // ops) at batch 1 and 2, also after noise strengths change in place.
+  void inference_paths_match_the_gradient_forward() {
+    const auto c = tiny_config();
+    Generator G(c);
+    G->synthesis->noise_mode = NoiseMode::Const;
+    for (int64_t n : {1, 2})
+      for (int round = 0; round < 2; ++round) {
+        {
+          torch::NoGradGuard ng;
+          for (auto& p : G->named_parameters())
+            if (p.key().find("noise_strength") != std::string::npos) p.value().fill_(round == 0 ? 0.5 : -0.3);
+        }
+        auto in = make_inputs(c, n);
+        const auto ref = G->forward(in.z, in.tokens, in.eot)[0].detach();  // gradients on: reference ops
+        torch::Tensor got_nograd, got_inference;
+        {
+          torch::NoGradGuard ng;
+          got_nograd = G->forward(in.z, in.tokens, in.eot)[0];
+        }
+        {
+          c10::InferenceMode im;
+          got_inference = G->forward(in.z, in.tokens, in.eot)[0].clone();
+        }
+        const std::string where = "round " + std::to_string(round) + " batch " + std::to_string(n);
+        QVERIFY2(test::max_abs_diff(got_nograd, ref) < 1e-4, where.c_str());
+        QVERIFY2(test::max_abs_diff(got_inference, ref) < 1e-4, where.c_str());
+      }
+  }
+
   void truncation() {
     const auto c = tiny_config();
     Generator G(c);
