@@ -88,6 +88,10 @@ AdaptiveConv2dImpl::AdaptiveConv2dImpl(int64_t in, int64_t out, int64_t k, int64
   if (nk > 1) filter = register_module("filter", FullyConnectedLayer(wd, nk));
   affine = register_module("affine", FullyConnectedLayer(wd, in, /*bias=*/true, Activation::Linear,
                                                          /*lr_multiplier=*/1.0, /*bias_init=*/1.0));
+  styles_fused_ = nk > 1 ? std::make_unique<FusedProjection>(std::vector<FullyConnectedLayer>{affine, filter},
+                                                             std::vector<double>{weight_gain, 1.0})
+                         : std::make_unique<FusedProjection>(std::vector<FullyConnectedLayer>{affine},
+                                                             std::vector<double>{weight_gain});
 }
 
 torch::Tensor AdaptiveConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor& w) {
@@ -246,9 +250,8 @@ torch::Tensor AdaptiveConv2dImpl::forward_batch_one_cached(const InferenceCache&
   // x: [1, C_in, H, W], w: [1, w_dim] on the CPU, float32, no gradients.
   const int64_t co = out_channels, ci = in_channels, nk = num_kernels, k = kernel_size, kk = k * k, pad = k / 2;
   const auto opts = x_in.options();
-  // [styles | kernel logits] in one GEMV; the styles carry this layer's weight gain.
-  count_matmul_flops(1, 1, w_dim, c.style_weight.size(0));  // as the affine and filter layers count it
-  const auto sa = torch::addmv(c.style_bias, c.style_weight, w.reshape({w_dim}));
+  // [styles | kernel logits] in one GEMM; the styles carry this layer's weight gain.
+  const auto sa = styles_fused_->forward_cat(w).reshape({-1});
   const float* s = sa.data_ptr<float>();
   std::vector<float> a(nk, 1.f);  // softmax of the logits
   if (nk > 1) {
@@ -327,19 +330,12 @@ torch::Tensor AdaptiveConv2dImpl::forward_batch_one_cached(const InferenceCache&
 }
 
 AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache(const torch::Tensor& x) {
-  std::vector<torch::Tensor> tensors = {weight, bias, affine->weight, affine->bias};
-  if (!filter.is_empty()) tensors.insert(tensors.end(), {filter->weight, filter->bias});
-  std::vector<int64_t> key = {static_cast<int64_t>(weight.device().type()), weight.device().index()};
-  for (const auto& t : tensors) {
-    if (!t.defined()) {
-      key.insert(key.end(), {-1, 0});
-      continue;
-    }
-    // Inference-mode tensors have no version counter to notice a change.
-    if (t.is_inference() || t.scalar_type() != torch::kFloat || t.device() != x.device()) return {};
-    key.insert(key.end(), {t._version(), reinterpret_cast<int64_t>(t.data_ptr())});
-  }
-  if (x.scalar_type() != torch::kFloat) return {};
+  // Inference-mode tensors have no version counter to notice a change.
+  if (weight.is_inference() || weight.scalar_type() != torch::kFloat || x.scalar_type() != torch::kFloat ||
+      weight.device() != x.device())
+    return {};
+  const std::vector<int64_t> key = {weight._version(), reinterpret_cast<int64_t>(weight.data_ptr()),
+                                    static_cast<int64_t>(weight.device().type()), weight.device().index()};
   std::lock_guard<std::mutex> lock(cl_mutex_);
   if (!cl_.bank.defined() || key != cl_key_) {
     torch::NoGradGuard no_grad;
@@ -347,18 +343,6 @@ AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache(const tor
     InferenceCache c;
     // [Nk, Co, Ci, k, k] -> [Nk, Co, k, k, Ci], flattened per kernel.
     c.bank = weight.detach().permute({0, 1, 3, 4, 2}).contiguous().view({nk, -1});
-    // The affine layer as forward_scaled(w, weight_gain) computes it, and the filter's logits.
-    auto fc_rows = [](const FullyConnectedLayer& fc, double gain, std::vector<torch::Tensor>& ws,
-                      std::vector<torch::Tensor>& bs) {
-      ws.push_back(fc->weight.detach() * (fc->weight_gain * gain));
-      bs.push_back(fc->bias.defined() ? fc->bias.detach() * (fc->bias_gain * gain)
-                                      : torch::zeros({fc->out_features}, fc->weight.options()));
-    };
-    std::vector<torch::Tensor> ws, bs;
-    fc_rows(affine, weight_gain, ws, bs);
-    if (nk > 1) fc_rows(filter, 1.0, ws, bs);
-    c.style_weight = torch::cat(ws).contiguous();
-    c.style_bias = torch::cat(bs).contiguous();
     if (demodulate) {
       auto taps = weight.detach().reshape({nk, co, ci, -1});
       std::vector<torch::Tensor> energy;
@@ -370,7 +354,7 @@ AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache(const tor
       c.pair_energy = torch::cat(energy).contiguous();  // [pairs * Co, Ci]
     }
     cl_ = c;
-    cl_key_ = std::move(key);
+    cl_key_ = key;
   }
   return cl_;
 }

@@ -9,6 +9,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -69,9 +70,6 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   // - bank: each kernel in channels_last order, [Nk, C_out * k * k * C_in]. A
   //   kernel selected from it is already the channels_last weight oneDNN
   //   wants, so the path skips a transposing copy of every selected kernel.
-  // - style_weight/style_bias: the affine and filter layers stacked, every
-  //   gain folded in (equalized lr, and this layer's weight gain into the
-  //   styles): one GEMV gives [styles s (C_in) | kernel logits (Nk > 1)].
   // - With demodulation, for every pair i <= j of kernels,
   //   P_ij[o, c] = sum_taps K_i[o, c, tap] K_j[o, c, tap], [pairs * C_out, C_in],
   //   so that the demodulation energy of the selected kernel K = sum_i a_i K_i,
@@ -83,14 +81,16 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   // a batch-1 forward.
   struct InferenceCache {
     torch::Tensor bank;          // [Nk, C_out * k * k * C_in]
-    torch::Tensor style_weight;  // [C_in + (Nk > 1 ? Nk : 0), w_dim]
-    torch::Tensor style_bias;    // [C_in + (Nk > 1 ? Nk : 0)]
     torch::Tensor pair_energy;   // [pairs * C_out, C_in] (demodulate only)
     std::vector<std::pair<int64_t, int64_t>> pairs;  // (i, j), i <= j, in pair_energy's order
   };
   InferenceCache inference_cache(const torch::Tensor& x);
   torch::Tensor forward_batch_one_cached(const InferenceCache& cache, const torch::Tensor& x_in,
                                          const torch::Tensor& w, double out_gain);
+  // The affine and filter layers as one GEMM (its own cache, gains folded in,
+  // this layer's weight gain on the styles): w -> [styles s (C_in) | kernel
+  // logits (Nk > 1)] for the batch-1 path.
+  std::unique_ptr<FusedProjection> styles_fused_;
   std::mutex cl_mutex_;
   InferenceCache cl_;
   std::vector<int64_t> cl_key_;
