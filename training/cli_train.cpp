@@ -379,6 +379,17 @@ Command gan_command(GanTarget target) {
        "share of the matching-aware loss's wrong captions that are the image's own caption in another style "
        "(hard negatives that teach D, and through it G, the style word; 0: random captions as in the paper)",
        "0"},
+      {"recon-weight", "F",
+       "paired reconstruction: L1 (mean over the pyramid levels) between G's image for a real image's caption and "
+       "that image, on the best of --recon-samples latents (not in the paper; 0: off)",
+       "0"},
+      {"gan-weight", "F",
+       "weight of G's adversarial terms (0: reconstruction only, D is not run; needs --recon-weight)", "1"},
+      {"recon-samples", "K", "latents tried per image for --recon-weight (the closest one is trained)", "4"},
+      {"short-captions", "F",
+       "share of captions shortened to the emoji's label, half of them with the style clause (\"pizza\", "
+       "\"pizza, noto style\"): the short prompts users type",
+       "0"},
       {"noise", "MODE",
        "G's per-layer noise in training: const or none (none: noise strengths held at 0, so the model renders "
        "the same in either mode; default: the config's)",
@@ -419,6 +430,10 @@ Command gan_command(GanTarget target) {
     o.r1_gamma = args.get_double("r1-gamma");
     o.match_weight = args.get_double("match-weight");
     o.match_style_negatives = args.get_double("match-style-negatives");
+    o.recon_weight = args.get_double("recon-weight");
+    o.recon_samples = args.get_int("recon-samples");
+    o.gan_weight = args.get_double("gan-weight");
+    o.short_captions = args.get_double("short-captions");
     o.clip_weight = args.get_double("clip-weight");
     o.vision_weight = args.get_double("vision-weight");
     o.ema_half_life_images = args.get_double("ema");
@@ -432,6 +447,8 @@ Command gan_command(GanTarget target) {
     o.pixel_weight = args.get_double("pixel-weight");
     if (up && !o.noise.empty())
       throw UsageError("gigagan " + name + ": --noise is the base generator's (the upsampler has input noise only)");
+    if (up && o.recon_weight > 0)
+      throw UsageError("gigagan " + name + ": --recon-weight is the base generator's (the upsampler has --pixel-weight)");
     if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GIGAGAN.md)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);

@@ -572,6 +572,15 @@ std::string with_style(const std::string& caption, const std::string& style) {
   return caption.substr(0, caption.size() - old.size() - 6) + style + " style";
 }
 
+std::string short_caption(const std::string& caption, bool keep_style) {
+  const size_t comma = caption.find(", ");
+  std::string label = caption.substr(0, comma);
+  const std::string style = caption_style(caption);
+  if (style.empty() || label == caption) return label;
+  if (label == style + " style") return label;  // the caption is only its style clause
+  return keep_style ? label + ", " + style + " style" : label;
+}
+
 CaptionSampler::CaptionSampler(const Dataset& dataset, uint64_t seed, double style_negatives)
     : dataset_(dataset),
       cumulative_(normalised_prefix(dataset.weights())),
@@ -677,6 +686,12 @@ Batch BatchLoader::make_batch(int64_t& cursor) const {
   batch.images = images.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0).contiguous();
   if (hr > 0) batch.images_hr = images_hr.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0).contiguous();
   batch.captions_hat = captions_.sample(batch.indices, batch.position_begin);
+  if (options_.short_captions > 0) {
+    for (size_t b = 0; b < batch.captions.size(); ++b) {
+      SplitMix coin{key(options_.seed ^ 0x5407ULL, static_cast<uint64_t>(batch.position_begin), b)};
+      if (coin.uniform() < options_.short_captions) batch.captions[b] = short_caption(batch.captions[b], coin.uniform() < 0.5);
+    }
+  }
   return batch;
 }
 

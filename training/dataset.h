@@ -180,6 +180,12 @@ std::string caption_style(const std::string& caption);
 // The caption with its style word replaced (appended when it has none).
 std::string with_style(const std::string& caption, const std::string& style);
 
+// A short form of an emoji caption, as users type prompts: the label (the
+// text before the first ", "), followed by its style clause ("<style> style")
+// when `keep_style` and the caption has one. "pizza, cheese, food, noto style"
+// -> "pizza" or "pizza, noto style".
+std::string short_caption(const std::string& caption, bool keep_style);
+
 // Captions for the matching-aware loss: c_hat for each image, drawn from the
 // data distribution (the dataset's weights), independently of the image and
 // a different entry (and, where possible, a different caption text) than its
@@ -217,6 +223,10 @@ struct LoaderOptions {
   bool shuffle = true;
   int prefetch = 2;      // batches made ahead on a background thread; 0: synchronous
   double style_negatives = 0;  // CaptionSampler: share of c_hat that only changes the style word
+  // Share of the batch's captions replaced by short_caption() (the image is
+  // unchanged; c_hat is drawn from the full captions). Deterministic in
+  // (seed, position, slot) like the rest of the batch.
+  double short_captions = 0;
 };
 
 // Batches from the sampler. A bad image met on the way is skipped (reported by

@@ -32,6 +32,14 @@ void GanTrainOptions::validate() const {
                  "match_weight, clip_weight, vision_weight, perceptual_weight and pixel_weight must be >= 0");
   config_require(ema_half_life_images >= 0 && ema_rampup >= 0, "GanTrainOptions.ema_half_life_images",
                  "must be >= 0");
+  config_require(recon_weight >= 0 && std::isfinite(recon_weight), "GanTrainOptions.recon_weight", "must be >= 0");
+  config_require(gan_weight >= 0 && std::isfinite(gan_weight), "GanTrainOptions.gan_weight", "must be >= 0");
+  config_require(gan_weight > 0 || recon_weight > 0 || clip_weight > 0, "GanTrainOptions.gan_weight",
+                 "is 0, so G needs another loss: recon_weight or clip_weight > 0");
+  config_require(recon_samples >= 1 && recon_samples <= 64, "GanTrainOptions.recon_samples",
+                 "must be in [1, 64], got " + std::to_string(recon_samples));
+  config_require(short_captions >= 0 && short_captions <= 1, "GanTrainOptions.short_captions",
+                 "must be in [0, 1], got " + std::to_string(short_captions));
   config_require(d_warmup_images >= 0, "GanTrainOptions.d_warmup_images", "must be >= 0");
   config_require(sample_prompts >= 1 && sample_seeds >= 1, "GanTrainOptions.sample_prompts", "must be >= 1");
   AugmentPolicy::parse(augment);
@@ -228,7 +236,8 @@ GanTrainer::~GanTrainer() {
 }
 
 void GanTrainer::start_loader(int64_t position) {
-  restart_loader(loader_, train_, options_.batch, options_.seed, position, options_.match_style_negatives);
+  restart_loader(loader_, train_, options_.batch, options_.seed, position, options_.match_style_negatives,
+                 options_.short_captions);
 }
 
 void GanTrainer::init_generator(const TensorMap& generator, const std::string& source) {
@@ -316,6 +325,42 @@ void GanTrainer::set_requires_grad(bool g_trains) {
     for (auto& p : VA_->parameters()) p.requires_grad_(!g_trains);
 }
 
+torch::Tensor GanTrainer::recon_distance(const std::vector<torch::Tensor>& fake, const std::vector<torch::Tensor>& real,
+                                         int64_t a, int64_t b) const {
+  // Mean absolute difference per image at every pyramid level, averaged over
+  // the levels: the coarse levels weigh the layout as much as 64 px weighs detail.
+  TORCH_CHECK(fake.size() == real.size(), "recon: ", fake.size(), " generated levels against ", real.size(), " real");
+  torch::Tensor d;
+  for (size_t l = 0; l < fake.size(); ++l) {
+    auto e = (fake[l] - real[l].slice(0, a, b)).abs().flatten(1).mean(1);
+    d = d.defined() ? d + e : e;
+  }
+  return d / static_cast<double>(fake.size());
+}
+
+torch::Tensor GanTrainer::choose_recon_z(const torch::Tensor& candidates, const TextCache::Features& text,
+                                         const std::vector<torch::Tensor>& real) {
+  // candidates: [K, N, z_dim]. One no-gradient pass of G per micro-batch over
+  // all K x n latents; returns [N, z_dim], each image's closest candidate.
+  torch::NoGradGuard ng;
+  const int64_t K = candidates.size(0), N = candidates.size(1);
+  std::vector<torch::Tensor> chosen;
+  for (int64_t a = 0; a < N; a += micro_) {
+    const int64_t b = std::min(N, a + micro_), n = b - a;
+    auto t = slice(text, a, b);
+    TextCache::Features tk{t.tokens.repeat({K, 1, 1}), t.eot_index.repeat({K}), t.pooled.repeat({K, 1}),
+                           t.embed.repeat({K, 1})};
+    auto z = candidates.slice(1, a, b).reshape({K * n, -1});
+    auto fake = G_->forward(z, tk.tokens, tk.eot_index);
+    std::vector<torch::Tensor> rk;
+    for (const auto& r : real) rk.push_back(r.slice(0, a, b).repeat({K, 1, 1, 1}));
+    auto d = recon_distance(fake, rk, 0, K * n).view({K, n});
+    auto best = d.argmin(0);  // [n]
+    chosen.push_back(candidates.slice(1, a, b).permute({1, 0, 2}).index({torch::arange(n, best.options()), best}));
+  }
+  return torch::cat(chosen);
+}
+
 std::vector<torch::Tensor> GanTrainer::real_pyramid(const torch::Tensor& images) const {
   return image_pyramid(images, D_->config.levels);
 }
@@ -358,6 +403,20 @@ StepResult GanTrainer::step() {
   torch::Tensor z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   torch::Tensor z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
+  const bool recon = !up && options_.recon_weight > 0;
+  const bool adversarial = options_.gan_weight > 0;
+  std::vector<torch::Tensor> real_levels;  // recon: the real images' pyramid, as G's levels
+  if (recon) {
+    real_levels = image_pyramid(reals, config_.generator.num_levels());
+    if (options_.recon_samples > 1 && images >= options_.d_warmup_images) {
+      // Best of K: drawn on every rank for the whole batch (same stream), then sliced.
+      const int64_t K = options_.recon_samples;
+      torch::Tensor extra = draw_z(options_.batch * (K - 1)).view({K - 1, options_.batch, -1}).slice(1, begin, begin + per_rank);
+      z_g = measured(profiling_, profile_, "G step: recon choice", 1, [&] {
+        return choose_recon_z(torch::cat({z_g.unsqueeze(0), extra}), text, real_levels);
+      });
+    }
+  }
 
   // ---- G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided.
   // Not during the D warm-up of a fine-tuning run (d_warmup_images): a fresh
@@ -371,17 +430,21 @@ StepResult GanTrainer::step() {
       auto t_hat = slice(text_hat, a, b);
       auto fake = measured(profiling_, profile_, "G step: G forward", 3,
                            [&] { return generate(false, z_g.slice(0, a, b), t, lows.slice(0, a, b)); });
-      auto aug = augment(fake);
-      std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
-      if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
-      auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
-      torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
-      torch::Tensor total = g_gan;
-      check("g_gan", g_gan);
-      if (options_.match_weight > 0) {
-        auto g_match = sum_over_pairs(logits[1], d_loss_fake);
-        total = total + options_.match_weight * g_match;
-        check("g_match", g_match);
+      torch::Tensor total = torch::zeros({}, fake[0].options());
+      std::vector<torch::Tensor> aug;
+      if (adversarial) {
+        aug = augment(fake);
+        std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
+        if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
+        auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
+        torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
+        total = options_.gan_weight * g_gan;
+        check("g_gan", g_gan);
+        if (options_.match_weight > 0) {
+          auto g_match = sum_over_pairs(logits[1], d_loss_fake);
+          total = total + options_.gan_weight * options_.match_weight * g_match;
+          check("g_match", g_match);
+        }
       }
       if (options_.clip_weight > 0) {
         auto image = measured(profiling_, profile_, "G step: CLIP image", 2, [&] { return clip_->encode_image(fake[0]); });
@@ -394,10 +457,10 @@ StepResult GanTrainer::step() {
         total = total + options_.clip_weight * g_clip;
         check("g_clip", g_clip);
       }
-      if (VA_) {
+      if (VA_ && adversarial) {
         auto va = measured(profiling_, profile_, "G step: vision-aided D", 2, [&] { return VA_->forward(aug[0], t.pooled); });
         auto g_vision = mean_over(va, g_loss);
-        total = total + options_.vision_weight * g_vision;
+        total = total + options_.gan_weight * options_.vision_weight * g_vision;
         check("g_vision", g_vision);
       }
       if (up && options_.perceptual_weight > 0) {
@@ -418,6 +481,11 @@ StepResult GanTrainer::step() {
         total = total + options_.pixel_weight * g_pixel;
         check("g_pixel", g_pixel);
       }
+      if (recon) {
+        auto g_recon = recon_distance(fake, real_levels, a, b).mean();
+        total = total + options_.recon_weight * g_recon;
+        check("g_recon", g_recon);
+      }
       if (options_.inject_nan_at_step == steps && !nan_injected_) {
         nan_injected_ = true;  // once per process, so a rollback can get past it
         total = total * std::numeric_limits<double>::quiet_NaN();
@@ -430,6 +498,10 @@ StepResult GanTrainer::step() {
   }
 
   // ---- D: V_MSIO + matching-aware + vision-aided.
+  if (!adversarial) {  // gan_weight 0: G learns from the reconstruction (and CLIP) terms alone; D rests
+    for (auto& [k, v] : r.losses) v /= micro_steps;
+    return r;
+  }
   set_requires_grad(false);
   adam_d_->zero_grad();
   for (int m = 0; m < micro_steps; ++m) {

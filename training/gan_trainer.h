@@ -50,6 +50,24 @@ struct GanTrainOptions {
   double ema_half_life_images = 10000;
   double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off; fine-tuning an --init G)
   int64_t d_warmup_images = 0;  // G is not updated for this many images (D catches up with an --init G)
+  // Paired reconstruction for the base generator (not in the paper; 0: off).
+  // Each G-step image is drawn for its real image's caption with recon_samples
+  // latents (no gradients); the one closest to the real image (mean L1 over
+  // the pyramid levels) is the one G renders in its step, and that image's L1
+  // to the real pyramid is added with this weight: implicit maximum
+  // likelihood (Li & Malik 2018) / best-of-many (Bhattacharyya et al. 2018),
+  // so a caption's images are pulled towards its real image without every z
+  // being pulled to it (seeds keep their differences).
+  double recon_weight = 0;
+  // Weight of G's adversarial terms (V_MSIO, matching-aware, vision-aided).
+  // 0: a reconstruction-only phase: D and its R1 are not run at all.
+  double gan_weight = 1;
+  int recon_samples = 4;
+  // Share of the batch whose caption is shortened to the emoji's label
+  // ("pizza"), half of them keeping the style clause ("pizza, noto style"):
+  // the short prompts a user types are then captions the model was trained
+  // on, and a prompt without a style word leaves the style to z.
+  double short_captions = 0;
   std::string augment = "translation,cutout";  // DiffAugment on real and fake alike ("" none)
   // G's per-layer noise in training: "" (the config's noise_mode_default),
   // "const" or "none". With "none" the noise strengths are held at 0, so the
@@ -69,7 +87,7 @@ struct GanTrainOptions {
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
-               d_warmup_images, match_style_negatives, noise)
+               d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -194,6 +212,14 @@ class GanTrainer : public TrainerBase {
   // CLIP's input size (whole image) and on one same-place crop at full resolution.
   torch::Tensor perceptual_loss(const torch::Tensor& fake, const torch::Tensor& real);
   torch::Tensor draw_z(int64_t n);
+  // recon_weight: per-image distance [b - a] between G's pyramid `fake` and
+  // rows [a, b) of the real pyramid `real` (mean L1 over levels).
+  torch::Tensor recon_distance(const std::vector<torch::Tensor>& fake, const std::vector<torch::Tensor>& real,
+                               int64_t a, int64_t b) const;
+  // recon_samples > 1: for candidates [K, N, z_dim], each image's latent whose
+  // G image is closest to its real image (no gradients) -> [N, z_dim].
+  torch::Tensor choose_recon_z(const torch::Tensor& candidates, const TextCache::Features& text,
+                               const std::vector<torch::Tensor>& real);
   void set_requires_grad(bool g_trains);
 
   ModelConfig config_;

@@ -75,10 +75,11 @@ void RunFolder::append_stats(const json& line) const {
 }
 
 void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
-                    int64_t position, double style_negatives) {
+                    int64_t position, double style_negatives, double short_captions) {
   if (loader) loader->stop();
   LoaderOptions lo;
   lo.style_negatives = style_negatives;
+  lo.short_captions = short_captions;
   lo.batch_size = batch;
   lo.seed = seed;
   lo.position = position;

@@ -65,9 +65,10 @@ class RunFolder {
 
 // Replaces `loader` (stopping the old one first) with a shuffled loader of
 // `batch` images from sampler position `position`: how trainers start and resume.
-// style_negatives: LoaderOptions::style_negatives (the GAN's matching-aware c_hat).
+// style_negatives, short_captions: LoaderOptions' (the GAN's matching-aware
+// c_hat, and its shortened captions).
 void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
-                    int64_t position, double style_negatives = 0);
+                    int64_t position, double style_negatives = 0, double short_captions = 0);
 
 // The global CPU generator's state (and CUDA's, when present) as tensors.
 TensorMap rng_state(const std::string& prefix = "rng.");

@@ -546,6 +546,16 @@ class TestDataset : public QObject {
   // image's own caption with only the style word changed (to another style of
   // the set); captions without a style word keep random negatives; p = 0 is
   // the paper's sampler, draw for draw.
+  void shortCaptions() {
+    QCOMPARE(gg::short_caption("pizza, cheese, food, noto style", false), std::string("pizza"));
+    QCOMPARE(gg::short_caption("pizza, cheese, food, noto style", true), std::string("pizza, noto style"));
+    QCOMPARE(gg::short_caption("waving hand, medium skin tone, wave, twemoji style", true),
+             std::string("waving hand, twemoji style"));
+    QCOMPARE(gg::short_caption("plain caption", true), std::string("plain caption"));
+    QCOMPARE(gg::short_caption("red square, bar", true), std::string("red square"));
+    QCOMPARE(gg::short_caption("noto style", false), std::string("noto style"));
+  }
+
   void captionSamplerStyleNegatives() {
     QTemporaryDir tmp;
     const fs::path dir = tmp.path().toStdString();
