@@ -1,12 +1,16 @@
 // The emoji dataset builder (training/emoji_dataset.h, training/svg_render.h),
 // on the fixture in tests/data/emoji (no network): sprite splitting, rendering
-// on white, exact 4x4 downsampling, captions, the split by emoji, weights, and
-// broken or empty input.
+// on white, exact 4x4 downsampling, captions, the split by emoji, weights,
+// broken or empty input, the Iconify loader (iconify/: chars, default size,
+// aliases with flips and rotation, icons without a code point; iconify-names/:
+// code points from icon names and shortcodes/) and the style registry.
 #include <QtTest/QtTest>
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -331,7 +335,148 @@ class TestEmojiDataset : public QObject {
     opt.size = 30;
     GG_VERIFY_THROWS_WITH(gg::build_emoji_dataset(out, {twemoji_fixture()}, cat, opt), gg::DatasetError,
                           "multiple of 4");
-    GG_VERIFY_THROWS_WITH(gg::style_package("emojione"), gg::DatasetError, "unknown style 'emojione'");
+    GG_VERIFY_THROWS_WITH(gg::style_package("comicsans"), gg::DatasetError, "unknown style 'comicsans'");
+  }
+
+  void slugsAndNameMatching() {
+    QCOMPARE(QString::fromStdString(gg::emoji_slug("flag: C\u00f4te d\u2019Ivoire")), QString("flag-cote-divoire"));
+    QCOMPARE(QString::fromStdString(gg::emoji_slug("keycap: *")), QString("keycap"));
+    QCOMPARE(QString::fromStdString(gg::emoji_slug("  Man's shoe -- X ")), QString("mans-shoe-x"));
+    QCOMPARE(QString::fromStdString(gg::emoji_slug("waving hand: medium-dark skin tone")),
+             QString("waving-hand-medium-dark-skin-tone"));
+
+    const auto cat = gg::EmojiCatalog::load(kFixture / "data.json");  // + shortcodes/github.json
+    struct Case {
+      const char* name;
+      const char* key;
+      int rank;
+    };
+    for (const Case& c : {Case{"cat-face", "1f431", 0}, Case{"waving-hand-medium-dark-skin-tone", "1f44b-1f3fe", 0},
+                          Case{"regional-indicator-a", "1f1e6", 0}, Case{"cat", "1f431", 2}, Case{"wave", "1f44b", 2},
+                          Case{"wavinghandlightskintone", "1f44b-1f3fb", 3}, Case{"cat-face-2", "1f431", 4},
+                          Case{"kitty", "", -1},  // a shortcode of two emoji: ambiguous
+                          Case{"logo", "", -1}, Case{"2", "", -1}}) {
+      const auto m = cat.match_name(c.name);
+      QVERIFY2(m.key == c.key && m.rank == c.rank, (std::string(c.name) + " -> " + m.key + " rank " + std::to_string(m.rank)).c_str());
+    }
+  }
+
+  void iconifyLoaderUsesCharsAliasesAndDefaults() {
+    const gg::StyleInputs si = gg::load_iconify_style("fluent", kFixture / "iconify" / "icons.json");
+    QCOMPARE(QString::fromStdString(si.style), QString("fluent"));
+    std::vector<std::string> got;
+    for (const auto& in : si.svgs) got.push_back(in.name + " " + in.label);
+    const std::vector<std::string> want = {"1f431 cat-face", "1f431 cat-face-old",  // the hidden icon comes second
+                                           "1f44b waving-hand", "1f44b-1f3fb waving-hand-right",
+                                           "1f44b-1f3fe waving-hand-up", "23-20e3 keycap-wide"};
+    QCOMPARE(got, want);
+    // cat-face-again, an alias drawn as cat-face, is left out (only another name).
+    // Icons without a code point and broken aliases are listed; unused aliases are not.
+    std::map<std::string, std::string> excluded(si.excluded.begin(), si.excluded.end());
+    QCOMPARE(excluded.size(), size_t(3));
+    QVERIFY2(excluded["logo"].find("no code point") != std::string::npos, excluded["logo"].c_str());
+    QVERIFY2(excluded["broken"].find("missing-icon") != std::string::npos, excluded["broken"].c_str());
+    QVERIFY2(excluded["nothing-here"].find("names no icon") != std::string::npos, excluded["nothing-here"].c_str());
+
+    // Standalone documents: the set's default 8 x 8 box, the icon's own width.
+    const std::string& cat = si.svgs[0].svg;
+    QVERIFY2(cat.find("viewBox=\"0 0 8 8\"") != std::string::npos, cat.c_str());
+    QVERIFY2(si.svgs[5].svg.find("viewBox=\"0 0 16 8\"") != std::string::npos, si.svgs[5].svg.c_str());
+    auto render = [&](size_t i) { return gg::render_svg(si.svgs[i].svg, 8, si.svgs[i].label); };
+    QVERIFY(near_rgb(render(0), 4, 4, 255, 0, 0));
+    const cv::Mat hand = render(2), right = render(3), up = render(4), wide = render(5);
+    QVERIFY2(near_rgb(hand, 1, 4, 0, 0, 255) && near_rgb(hand, 6, 4, 255, 255, 255), rgb_at(hand, 6, 4).c_str());
+    // hFlip: the blue half moves right.
+    QVERIFY2(near_rgb(right, 1, 4, 255, 255, 255) && near_rgb(right, 6, 4, 0, 0, 255), rgb_at(right, 1, 4).c_str());
+    // An alias of an alias: the flips cancel, a quarter turn clockwise puts the left half on top.
+    QVERIFY2(near_rgb(up, 4, 1, 0, 0, 255) && near_rgb(up, 4, 6, 255, 255, 255), rgb_at(up, 4, 6).c_str());
+    QVERIFY2(near_rgb(wide, 4, 0, 255, 255, 255) && near_rgb(wide, 4, 4, 0, 0, 0), rgb_at(wide, 4, 0).c_str());
+
+    // Built: the first icon of an emoji is drawn, the style word ends every caption.
+    QTemporaryDir tmp;
+    const fs::path out = fs::path(tmp.path().toStdString()) / "emoji";
+    gg::EmojiBuildOptions opt;
+    opt.threads = 2;
+    opt.size = 16;
+    const auto catalog = gg::EmojiCatalog::load(kFixture / "data.json");
+    const auto r = gg::build_emoji_dataset(out, {si}, catalog, opt);
+    const auto& c = r.styles.at("fluent");
+    QCOMPARE(c.rendered, 5);
+    QCOMPARE(c.duplicate, 1);
+    QCOMPARE(c.excluded, 3);
+    QCOMPARE(c.inputs, 9);
+    const auto lines = read_manifest(out / "manifest.jsonl");
+    QCOMPARE(lines.size(), size_t(5));
+    for (const auto& j : lines) {
+      const std::string caption = j["caption"];
+      QVERIFY2(caption.size() > 14 && caption.substr(caption.size() - 14) == ", fluent style", caption.c_str());
+      QCOMPARE(QString::fromStdString(j["style"]), QString("fluent"));
+    }
+    QCOMPARE(QString::fromStdString(lines[0]["caption"]), QString("cat face, animal, kitten, kitty, pet, fluent style"));
+    const cv::Mat cat16 = cv::imread((out / lines[0]["image_256"].get<std::string>()).string(), cv::IMREAD_COLOR);
+    QVERIFY2(near_rgb(cat16, 8, 8, 255, 0, 0), rgb_at(cat16, 8, 8).c_str());  // not the hidden green one
+    const json report = json::parse(read_text(out / "report.json"));
+    std::set<std::string> skipped;
+    for (const auto& sk : report["skipped"]) skipped.insert(sk["name"].get<std::string>() + ":" + sk["reason"].get<std::string>());
+    QVERIFY(skipped.count("1f431 (cat-face-old):duplicate"));
+    QVERIFY(skipped.count("logo:excluded"));
+  }
+
+  void iconifyLoaderMatchesNamesOrSiblingChars() {
+    const auto catalog = gg::EmojiCatalog::load(kFixture / "data.json");
+    const fs::path icons = kFixture / "iconify-names" / "icons.json";
+    // No chars: the names, best match of each emoji first.
+    const gg::StyleInputs si = gg::load_iconify_style("notov1", icons, {}, &catalog);
+    std::vector<std::string> got;
+    for (const auto& in : si.svgs) got.push_back(in.name + " " + in.label);
+    const std::vector<std::string> want = {"1f431 cat-face",   "1f431 cat",   "1f431 cat-face-2", "1f44b wave",
+                                           "1f44b-1f3fb wavinghandlightskintone", "2764 red-heart"};
+    QCOMPARE(got, want);
+    QCOMPARE(si.excluded.size(), size_t(2));
+    QCOMPARE(QString::fromStdString(si.excluded[0].first), QString("kitty"));
+    QCOMPARE(QString::fromStdString(si.excluded[1].first), QString("logo"));
+    // vFlip of a red square is a red square.
+    QVERIFY(near_rgb(gg::render_svg(si.svgs[5].svg, 4, "red-heart"), 2, 2, 255, 0, 0));
+
+    // An empty chars.json (what Iconify ships for such sets) is no chars.json.
+    const gg::StyleInputs empty = gg::load_iconify_style("notov1", icons, kFixture / "iconify-names" / "empty-chars.json", &catalog);
+    QCOMPARE(empty.svgs.size(), si.svgs.size());
+    // A chars.json beside it (or another package's) wins over the names.
+    const gg::StyleInputs by_chars = gg::load_iconify_style("fluentcolor", icons, kFixture / "iconify-names" / "chars.json", &catalog);
+    QCOMPARE(by_chars.svgs.size(), size_t(1));
+    QCOMPARE(QString::fromStdString(by_chars.svgs[0].name), QString("2764"));
+    QCOMPARE(QString::fromStdString(by_chars.svgs[0].label), QString("kitty"));
+    QCOMPARE(by_chars.excluded.size(), size_t(6));
+    // Neither chars nor a catalog: nothing tells the code points.
+    GG_VERIFY_THROWS_WITH(gg::load_iconify_style("x", icons), gg::DatasetError, "cannot tell which emoji");
+    GG_VERIFY_THROWS_WITH(gg::load_iconify_style("x", kFixture / "data.json"), gg::DatasetError, "not an Iconify");
+  }
+
+  void styleRegistry() {
+    const auto defaults = gg::default_emoji_styles();
+    QVERIFY2(defaults.size() >= 5, std::to_string(defaults.size()).c_str());
+    QCOMPARE(QString::fromStdString(defaults[0]), QString("noto"));
+    QCOMPARE(QString::fromStdString(defaults[1]), QString("twemoji"));
+    std::set<std::string> names;
+    for (const auto& st : gg::emoji_styles()) {
+      // One lowercase word: the caption's "<word> style" and a folder name.
+      QVERIFY2(!st.name.empty() && std::all_of(st.name.begin(), st.name.end(), [](char ch) {
+                 return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+               }), st.name.c_str());
+      QVERIFY(names.insert(st.name).second);
+      for (const auto& a : st.aliases) QVERIFY(names.insert(a).second);
+      if (st.in_default)
+        QVERIFY2(st.license == "MIT" || st.license == "Apache-2.0" || st.license == "CC-BY-4.0", st.name.c_str());
+      else
+        QVERIFY2(!st.note.empty(), st.name.c_str());
+      if (st.license.find("-SA-") != std::string::npos) QVERIFY2(!st.in_default, st.name.c_str());
+      // Every style has its NOTICE.md section.
+      QVERIFY2(gg::emoji_notice({st.name}).find("(style `" + st.name + "`") != std::string::npos, st.name.c_str());
+    }
+    QCOMPARE(QString::fromStdString(gg::emoji_style("fluent-emoji-flat").name), QString("fluent"));
+    QCOMPARE(QString::fromStdString(gg::emoji_style("fxemoji").name), QString("firefox"));
+    QVERIFY(!gg::emoji_style("openmoji").in_default);
+    QCOMPARE(QString::fromStdString(gg::style_package("fluent").name), QString("@iconify-json/fluent-emoji-flat"));
   }
 
   void noticeNamesEveryLicence() {
@@ -341,6 +486,11 @@ class TestEmojiDataset : public QObject {
       QVERIFY2(n.find(needle) != std::string::npos, needle);
     QVERIFY(n.find("OpenMoji") == std::string::npos);
     QVERIFY(gg::emoji_notice({"openmoji"}).find("CC BY-SA 4.0") != std::string::npos);
+    const std::string all = gg::emoji_notice(gg::default_emoji_styles());
+    for (const char* needle : {"Microsoft Corporation", "fluentui-emoji-LICENSE", "Mozilla Foundation", "EmojiOne",
+                               "Streamline", "licenses/Apache-2.0.txt", "@iconify-json/fluent-emoji-flat@1.2.6"})
+      QVERIFY2(all.find(needle) != std::string::npos, needle);
+    QVERIFY(all.find("CC BY-SA") == std::string::npos);
   }
 };
 
