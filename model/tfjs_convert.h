@@ -1,0 +1,66 @@
+// Reader for TensorFlow.js models (model.json + binary weight shards) and
+// their conversion to safetensors, so that networks published for TF.js (e.g.
+// nsfwjs's Keras MobileNetV2, model/mobilenet_v2.h) load into LibTorch.
+//
+// model.json: {"format", "generatedBy", "convertedBy", "modelTopology",
+// "weightsManifest": [{"paths": [shard files], "weights": [{"name", "shape",
+// "dtype", "quantization"?}]}]}. The weights of a group are stored one after
+// the other in the concatenation of its shard files, in manifest order.
+// Supported: dtype float32 / int32 / bool, stored raw or quantized
+// (uint8 / uint16 with min and scale: value = q * scale + min, as TF.js's
+// decodeWeight; float16 for float32 weights). Every size is checked against
+// the files before anything is allocated; errors name the file and weight.
+// Ref: tfjs-core src/io/io_utils.ts (decodeWeight), src/io/types.ts
+// (WeightsManifestConfig); tfjs-layers (Keras weight layouts).
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "checkpoint.h"
+#include "json_config.h"
+
+namespace gg {
+
+struct TfjsModel {
+  std::string source;                  // the model.json path
+  std::string format;                  // "layers-model", "graph-model" or "" (older Keras exports)
+  std::string generated_by, converted_by;  // provenance fields of model.json, if any
+  json topology;                       // modelTopology (null when absent)
+  std::vector<std::string> names;      // weight names in manifest order
+  TensorMap tensors;                   // CPU tensors in TF.js layout: float32 (dequantized), int32 or bool
+  std::map<std::string, std::string> keras_class;  // weight name -> class_name of its Keras layer (layers models)
+};
+
+// Limits on what a model.json may ask for (beyond them: CheckpointError).
+constexpr int64_t kTfjsMaxModelJsonBytes = 64ll << 20;
+constexpr int64_t kTfjsMaxWeightBytes = 8ll << 30;  // all groups together, as stored
+
+TfjsModel read_tfjs_model(const std::string& model_json);
+
+// Tensors in PyTorch layout, for the Keras layers whose layout differs:
+//   Conv1D/2D/3D, Conv2DTranspose `kernel` and SeparableConv `pointwise_kernel`
+//     [k..., a, b] -> [b, a, k...]  (conv: [out, in, k...]; transpose: [in, out, k...] as torch)
+//   DepthwiseConv2D / SeparableConv `depthwise_kernel` [kh, kw, in, m] -> [in * m, 1, kh, kw]
+//   Dense `kernel` [in, out] -> [out, in]
+// Every other tensor (biases, BatchNormalization statistics, graph-model
+// weights, whose layers are unknown) is returned as stored. Contiguous.
+TensorMap tfjs_torch_layout(const TfjsModel& model);
+
+struct TfjsConvertResult {
+  int64_t tensors = 0;
+  int64_t values = 0;       // elements over all tensors
+  int64_t transposed = 0;   // tensors put into PyTorch layout
+};
+
+// Reads `model_json` and writes its weights to `out` (safetensors, atomic),
+// under their TF.js names (Keras: "<layer>/<weight>", e.g. "Conv1/kernel"),
+// in PyTorch layout unless keep_layout. Metadata: "tfjs.layout" ("torch" or
+// "tfjs"), "tfjs.format", "tfjs.generated_by", "tfjs.converted_by",
+// "tfjs.source" (file name of model.json) and "tfjs.model_topology" (JSON).
+TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string& out, bool keep_layout = false);
+
+}  // namespace gg
