@@ -1,17 +1,27 @@
-// Metrics of `gigagan eval`, computed with an evaluator CLIP that never
-// served in a loss: Frechet distance between CLIP image embeddings (FD-CLIP),
-// CLIP score, R-precision, and the two emoji probes (style follows the
-// prompt; coarse/fine style mixing). Ref: issue 3 "Observability", issue 4
-// "Quality bar"; Heusel et al. 2017 (Frechet distance); Hessel et al. 2021
-// (CLIPScore); Xu et al. 2018 (R-precision).
+// Metrics of `gigagan eval`, computed with networks that never served in a
+// loss. With the evaluator CLIP: Frechet distance between CLIP image
+// embeddings (FD-CLIP), CLIP score, R-precision, and the two emoji probes
+// (style follows the prompt; coarse/fine style mixing). With a frozen
+// ImageNet-initialised MobileNetV2 (model/mobilenet_v2.h), whose features do
+// not saturate on emoji as the small evaluator CLIP's do: Frechet distance
+// (FD-MobileNetV2), improved precision and recall with coverage, and linear
+// probes.
+// Ref: issue 3 "Observability", issue 4 "Quality bar", issue 15 "A metric
+// that sees what a person sees"; Heusel et al. 2017 (Frechet distance);
+// Hessel et al. 2021 (CLIPScore); Xu et al. 2018 (R-precision); Kynkaanniemi
+// et al. 2019 (improved precision and recall); Naeem et al. 2020
+// (coverage); Alain & Bengio 2016 (linear probes).
 #pragma once
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "dataset.h"
+#include "mobilenet_v2.h"
 
 namespace gg {
 
@@ -45,5 +55,82 @@ struct StyleProbe {
 };
 StyleProbe style_accuracy(const torch::Tensor& image, const std::vector<std::string>& captions,
                           const std::function<torch::Tensor(const std::vector<std::string>&)>& encode);
+
+// MobileNetV2 pooled features [N, 1280] (float32, CPU) of images [N, 3, H, W]
+// in [-1, 1] at any resolution, each resized to the network's 224 px
+// (mobilenet_preprocess), `batch` images per forward: small batches are the
+// fastest on a CPU (the activations stay in cache).
+torch::Tensor mobilenet_features(MobileNetV2& net, const torch::Tensor& images, torch::Device device,
+                                 int64_t batch = 4);
+
+// MobileNetV2 features of real images kept on disk, so that repeated
+// evaluations of one dataset (the checkpoints of a run) compute them once, as
+// clean-fid and torch-fidelity keep their reference statistics. An entry's key
+// covers a format version, the metrics network file (path, size, modification
+// time), the resolution the images are decoded at, and every image file (path,
+// size, modification time) in order: any change is a miss. An unreadable or
+// malformed entry is a miss; an entry that cannot be written is skipped.
+class FeatureCache {
+ public:
+  explicit FeatureCache(std::filesystem::path dir = {});  // empty: no cache
+  const std::filesystem::path& dir() const { return dir_; }
+  // The features of `files` (decoded at `resolution`) by `network`: cached,
+  // or compute() (which must return [files.size(), D]) and stored.
+  torch::Tensor get(const std::string& network, int resolution, const std::vector<std::string>& files,
+                    const std::function<torch::Tensor()>& compute);
+  int64_t hits = 0, misses = 0;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Improved precision and recall (Kynkaanniemi et al. 2019, sec. 2): each
+// set's manifold is the union of balls around its points, each with the
+// radius to that point's k-th nearest neighbour in the same set (k = 3 in
+// the paper). precision: share of `generated` inside the real manifold (how
+// many generations look real); recall: share of `real` inside the generated
+// manifold (how much of the real variety the model covers). Precision
+// overrates generations that collapse into the large ball of a real outlier
+// (an untrained generator scores well), so coverage (Naeem et al. 2020,
+// sec. 3, with the same radii) comes along: the share of real balls holding
+// at least one generation. real [N, D], generated [M, D], N, M > k;
+// distances in float64.
+struct PrecisionRecall {
+  double precision = 0, recall = 0, coverage = 0;
+};
+PrecisionRecall precision_recall(const torch::Tensor& real, const torch::Tensor& generated, int k = 3);
+
+// A linear probe: multinomial logistic regression on standardised features
+// (mean and standard deviation of the training features; a constant feature
+// is only centred), trained full-batch with L-BFGS (strong Wolfe line
+// search) from zero weights in float64, on the mean cross-entropy plus
+// l2 / 2 * |weight|^2 (the bias is not penalised): deterministic.
+struct LinearProbeOptions {
+  double l2 = 1e-2;
+  int max_iterations = 200;
+};
+struct LinearProbe {
+  torch::Tensor mean, scale;   // [D]
+  torch::Tensor weight, bias;  // [C, D], [C] (float64)
+  int64_t classes = 0;
+  torch::Tensor predict(const torch::Tensor& x) const;  // [N, D] -> [N] class indices
+  // Share of rows predicted as their label; a label outside [0, classes)
+  // (a class the probe never saw) counts as wrong.
+  double accuracy(const torch::Tensor& x, const torch::Tensor& labels) const;
+};
+// features [N, D], labels [N] (integers in [0, classes)).
+LinearProbe train_linear_probe(const torch::Tensor& features, const torch::Tensor& labels, int64_t classes,
+                               const LinearProbeOptions& options = {});
+
+// The share of the most frequent label: the accuracy of always guessing it.
+double majority_rate(const std::vector<int64_t>& labels);
+
+// String fields of a JSONL manifest's lines ("group", "subgroup"), keyed by
+// the image path exactly as Dataset builds it (the manifest's folder / the
+// line's "image"): field -> (path -> value). A field no line has is absent
+// from the result; a line without it is absent from that field's map. Empty
+// when `data` is not a JSONL dataset (TSV manifests, sidecar folders).
+std::map<std::string, std::map<std::string, std::string>> manifest_fields(const std::filesystem::path& data,
+                                                                          const std::vector<std::string>& fields);
 
 }  // namespace gg

@@ -1,6 +1,9 @@
 // Metrics of `gigagan eval` (training/evaluate.h) on inputs with known answers.
 #include <QtTest/QtTest>
 
+#include <filesystem>
+#include <fstream>
+
 #include "errors.h"
 #include "evaluate.h"
 #include "test_support.h"
@@ -20,6 +23,133 @@ class TestEvaluate : public QObject {
     // N(0, I) vs N(0, 4I) in 3-D: tr(I + 4I - 2*2I) = 3.
     QVERIFY(std::abs(gg::frechet_distance(a, 2 * a) - 3.0 * a.var(0).mean().item<double>()) < 0.05);
     QVERIFY_THROWS_EXCEPTION(gg::ShapeError, gg::frechet_distance(a, torch::randn({10, 4})));
+  }
+
+  // In MobileNetV2's 1280-d features (fewer points than dimensions, so the
+  // covariances are singular, as in `gigagan eval`): identical sets are at 0.
+  void frechetDistanceInFeatureSpace() {
+    torch::manual_seed(7);
+    auto f = torch::relu(torch::randn({300, 1280}));  // non-negative and sparse, like pooled ReLU6 features
+    QVERIFY(gg::frechet_distance(f, f.clone()) < 1e-6);
+    QVERIFY(gg::frechet_distance(f, f + 0.1) > 1280 * 0.01 * 0.99);  // the mean shift alone
+  }
+
+  // Improved precision and recall (Kynkaanniemi et al. 2019) on point sets with known answers.
+  void precisionRecallKnownAnswers() {
+    torch::manual_seed(2);
+    auto real = torch::randn({200, 16});
+    // The same set: every point is inside its own ball.
+    auto same = gg::precision_recall(real, real.clone(), 3);
+    QCOMPARE(same.precision, 1.0);
+    QCOMPARE(same.recall, 1.0);
+    QCOMPARE(same.coverage, 1.0);
+    // Far apart: nothing of either set is inside the other's manifold.
+    auto far = gg::precision_recall(real, torch::randn({150, 16}) + 100.0, 3);
+    QCOMPARE(far.precision, 0.0);
+    QCOMPARE(far.recall, 0.0);
+    QCOMPARE(far.coverage, 0.0);
+    // A subset (mode dropping): every generation looks real (precision 1), but only part of the
+    // real set is covered. Two far clusters; the model draws one of them.
+    auto a = torch::randn({100, 16}), b = torch::randn({100, 16}) + 50.0;
+    auto two = torch::cat({a, b});
+    auto one = gg::precision_recall(two, a.clone(), 3);
+    QCOMPARE(one.precision, 1.0);
+    QCOMPARE(one.recall, 0.5);
+    QCOMPARE(one.coverage, 0.5);
+    // The reverse (the model adds a mode the data lacks): recall 1, precision 1/2.
+    auto extra = gg::precision_recall(a, two, 3);
+    QCOMPARE(extra.precision, 0.5);
+    QCOMPARE(extra.recall, 1.0);
+    QCOMPARE(extra.coverage, 1.0);
+    // Collapse into a real outlier's large ball: precision 1, yet one real ball of 101 is covered.
+    auto outlier = torch::cat({a, torch::full({1, 16}, 30.f)});
+    auto collapsed = gg::precision_recall(outlier, torch::full({50, 16}, 29.f) + 0.01 * torch::randn({50, 16}), 3);
+    QCOMPARE(collapsed.precision, 1.0);
+    QCOMPARE(collapsed.recall, 0.0);
+    QVERIFY(std::abs(collapsed.coverage - 1.0 / 101) < 1e-12);
+    // Radii are to the k-th neighbour other than the point itself: 4 points on a line at 0, 1, 2, 3
+    // have 3rd-neighbour radii 3, 2, 2, 3, so their manifold is [-3, 6]: 6.5 and -3.5 are outside,
+    // 6 and -3 (on its edge) inside.
+    auto line = torch::tensor({{0.f}, {1.f}, {2.f}, {3.f}});
+    QCOMPARE(gg::precision_recall(line, torch::tensor({{6.5f}, {-3.5f}, {0.f}, {1.f}}), 3).precision, 0.5);
+    QCOMPARE(gg::precision_recall(line, torch::tensor({{6.f}, {-3.f}, {0.f}, {1.f}}), 3).precision, 1.0);
+    QVERIFY_THROWS_EXCEPTION(gg::ShapeError, gg::precision_recall(line, line.slice(0, 0, 3), 3));
+  }
+
+  // The linear probe: separable classes are separated (also on held-out points), shuffled labels
+  // leave held-out accuracy at chance, and training is deterministic.
+  void linearProbe() {
+    torch::manual_seed(3);
+    const int64_t classes = 4, per = 100, dim = 64;
+    auto centres = 3.0 * torch::randn({classes, dim});
+    auto make = [&](int64_t n) {
+      auto labels = torch::arange(classes).repeat_interleave(n);
+      auto x = centres.index_select(0, labels) + torch::randn({classes * n, dim});
+      return std::make_pair(x, labels);
+    };
+    auto [x, y] = make(per);
+    auto [xt, yt] = make(per);
+    auto probe = gg::train_linear_probe(x, y, classes);
+    QCOMPARE(probe.accuracy(x, y), 1.0);
+    QCOMPARE(probe.accuracy(xt, yt), 1.0);
+    auto again = gg::train_linear_probe(x, y, classes);
+    QVERIFY(torch::equal(probe.weight, again.weight));
+    // Labels that do not depend on the features: held-out accuracy near chance (1/4).
+    auto shuffled = y.index_select(0, torch::randperm(y.size(0)));
+    const double chance = gg::train_linear_probe(x, shuffled, classes).accuracy(xt, yt.index_select(0, torch::randperm(yt.size(0))));
+    QVERIFY2(chance > 0.1 && chance < 0.4, std::to_string(chance).c_str());
+    // Labels outside the probe's classes count as wrong; under InferenceMode it still trains.
+    QCOMPARE(probe.accuracy(x.slice(0, 0, 2), torch::tensor({int64_t{7}, int64_t{0}})), 0.5);
+    {
+      c10::InferenceMode inference;
+      QCOMPARE(gg::train_linear_probe(x, y, classes).accuracy(xt, yt), 1.0);
+    }
+    QCOMPARE(gg::majority_rate({0, 1, 1, 2}), 0.5);
+  }
+
+  // The on-disk feature cache: a hit returns what was stored; a changed image file is a miss.
+  void featureCache() {
+    QTemporaryDir dir;
+    const std::filesystem::path root = dir.path().toStdString();
+    const std::string net = (root / "net.safetensors").string(), a = (root / "a.png").string(),
+                      b = (root / "b.png").string();
+    for (const auto& f : {net, a, b}) std::ofstream(f) << "x";
+    gg::FeatureCache cache(root / "cache");
+    int computed = 0;
+    auto compute = [&] {
+      ++computed;
+      return torch::full({2, 3}, static_cast<float>(computed));
+    };
+    QCOMPARE(cache.get(net, 64, {a, b}, compute)[0][0].item<float>(), 1.f);
+    QCOMPARE(cache.get(net, 64, {a, b}, compute)[1][2].item<float>(), 1.f);  // from the file
+    QCOMPARE(computed, 1);
+    QCOMPARE(cache.hits, int64_t{1});
+    QCOMPARE(cache.get(net, 256, {a, b}, compute)[0][0].item<float>(), 2.f);  // another resolution
+    QCOMPARE(cache.get(net, 64, {b, a}, compute)[0][0].item<float>(), 3.f);   // another order
+    std::ofstream(b) << "longer";                                              // the image changed
+    QCOMPARE(cache.get(net, 64, {a, b}, compute)[0][0].item<float>(), 4.f);
+    QCOMPARE(gg::FeatureCache().get(net, 64, {a, b}, compute)[0][0].item<float>(), 5.f);  // no folder: no cache
+    QCOMPARE(computed, 5);
+    QVERIFY_THROWS_EXCEPTION(gg::ShapeError, cache.get(net, 32, {a, b}, [] { return torch::zeros({3, 3}); }));
+  }
+
+  // Labels of a JSONL manifest, keyed by the image path as Dataset builds it.
+  void manifestFields() {
+    QTemporaryDir dir;
+    const std::filesystem::path root = dir.path().toStdString();
+    {
+      std::ofstream m(root / "manifest.jsonl");
+      m << R"({"image":"a.png","caption":"x","group":"food-drink","subgroup":"food-fruit"})" << "\n"
+        << "not json\n"
+        << R"({"image":"b.png","caption":"y","group":"flags"})" << "\n";
+    }
+    auto f = gg::manifest_fields(root, {"group", "subgroup", "missing"});
+    QCOMPARE(f.count("missing"), size_t{0});
+    QCOMPARE(f["group"].size(), size_t{2});
+    QCOMPARE(f["group"][(root / "b.png").string()], std::string("flags"));
+    QCOMPARE(f["subgroup"].size(), size_t{1});
+    QCOMPARE(f["subgroup"][(root / "a.png").string()], std::string("food-fruit"));
+    QVERIFY(gg::manifest_fields(root / "a.png", {"group"}).empty());  // not a JSONL manifest
   }
 
   void clipScoreIsClampedCosine() {

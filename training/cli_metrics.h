@@ -1,0 +1,67 @@
+// The metrics network of `gigagan eval` and `gigagan diagnose`: the frozen
+// MobileNetV2 (model/mobilenet_v2.h) shipped in
+// resources/models/mobilenet_v2/, or the file given with --metrics-net. It
+// only measures images; no loss ever sees it.
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "cli.h"
+#include "mobilenet_v2.h"
+
+namespace gg::cli {
+
+inline constexpr const char* kMetricsNetFile = "models/mobilenet_v2/mobilenet_v2_nsfwjs.safetensors";
+
+inline Option metrics_net_option() {
+  return {"metrics-net", "FILE",
+          "MobileNetV2 .safetensors for the image-feature metrics (default: the shipped " + std::string(kMetricsNetFile) +
+              ")",
+          ""};
+}
+
+inline Option feature_cache_option() {
+  return {"feature-cache", "DIR",
+          "where MobileNetV2 features of real images are kept between runs, keyed by the network and every image "
+          "file's path, size and time ('none': not kept; default: $XDG_CACHE_HOME/gigagan/features, else "
+          "~/.cache/gigagan/features)",
+          ""};
+}
+
+// --feature-cache DIR, or the default; empty for 'none' (or without a home folder).
+inline std::filesystem::path feature_cache_dir(const Args& args) {
+  namespace fs = std::filesystem;
+  const std::string d = args.get("feature-cache");
+  if (d == "none") return {};
+  if (!d.empty()) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "gigagan/features";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache/gigagan/features";
+  return {};
+}
+
+// Loads --metrics-net FILE, or the shipped file found in resource_dirs();
+// `path` receives the file used. Throws ConfigError saying what is missing.
+inline MobileNetV2 load_metrics_net(const Args& args, torch::Device device, std::string& path) {
+  namespace fs = std::filesystem;
+  path = args.get("metrics-net");
+  if (path.empty()) {
+    for (const auto& dir : resource_dirs())
+      if (fs::exists(fs::path(dir) / kMetricsNetFile)) {
+        path = (fs::path(dir) / kMetricsNetFile).string();
+        break;
+      }
+    if (path.empty())
+      throw ConfigError(std::string("no metrics network found: ") + kMetricsNetFile +
+                        " is in none of the resource folders ($GIGAGAN_RESOURCES, the installed share/gigagan/resources, "
+                        "the source tree's resources/); pass --metrics-net FILE (a MobileNetV2 made by `gigagan "
+                        "convert-tfjs`, see resources/models/mobilenet_v2/README.md)");
+  } else if (!fs::is_regular_file(path)) {
+    throw ConfigError("--metrics-net '" + path +
+                      "': no such file (a MobileNetV2 .safetensors made by `gigagan convert-tfjs`, see "
+                      "resources/models/mobilenet_v2/README.md)");
+  }
+  return load_mobilenet_v2(path, device);
+}
+
+}  // namespace gg::cli
