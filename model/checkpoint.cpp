@@ -162,7 +162,18 @@ Checkpoint load_checkpoint(const std::string& path) {
     for (auto it = crcs.begin(); it != crcs.end(); ++it)
       if (!f.tensors.count(it.key()))
         throw CheckpointError("'" + path + "' lacks tensor '" + it.key() + "' listed in its checksums (the file was altered)");
-  for (auto& [name, t] : f.tensors) ck.tensors[name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
+  for (auto& [name, t] : f.tensors) {
+    ck.tensors[name] = t.is_floating_point() ? t.to(torch::kFloat32) : t;
+    // A NaN or Inf weight (with a valid CRC: saved that way) would render a
+    // black image with exit 0; refuse it here, naming it.
+    if (t.is_floating_point() && t.numel() > 0 && !torch::isfinite(ck.tensors[name]).all().item<bool>()) {
+      const auto bad = (~torch::isfinite(ck.tensors[name])).sum().item<int64_t>();
+      throw CheckpointError("'" + path + "': tensor '" + name + "' holds " + std::to_string(bad) + " of " +
+                            std::to_string(t.numel()) +
+                            " non-finite values (NaN or Inf); the network it came from had diverged "
+                            "(use an earlier checkpoint)");
+    }
+  }
   for (auto& [k, v] : f.metadata)
     if (k.rfind("gigagan.", 0) != 0) ck.metadata[k] = v;
   return ck;

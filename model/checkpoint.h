@@ -48,7 +48,8 @@ struct Checkpoint {
 // kBFloat16); integer tensors are stored as they are. Atomic write.
 void save_checkpoint(const std::string& path, const Checkpoint& ck,
                      torch::ScalarType storage = torch::kFloat32);
-// Verifies format, version and every tensor's CRC; floating-point tensors are
+// Verifies format, version and every tensor's CRC, and refuses a NaN or Inf
+// in any floating-point tensor (naming it); floating-point tensors are
 // returned as float32. Throws CheckpointError naming the file and the problem.
 Checkpoint load_checkpoint(const std::string& path);
 

@@ -41,6 +41,10 @@ std::string fmt_double(double v) {
 template <class Config>
 void validate_encoder(const Config& c, const std::string& where) {
   auto f = [&](const char* field) { return where + "." + field; };
+  config_require_range(c.hidden_size, 1, kMaxConfigWidth, f("hidden_size"));
+  config_require_range(c.intermediate_size, 1, 4 * kMaxConfigWidth, f("intermediate_size"));
+  config_require_range(c.num_hidden_layers, 1, kMaxConfigLayers, f("num_hidden_layers"));
+  config_require_range(c.num_attention_heads, 1, kMaxConfigLayers, f("num_attention_heads"));
   config_require(c.hidden_size > 0, f("hidden_size"), "must be positive, got " + std::to_string(c.hidden_size));
   config_require(c.num_attention_heads > 0, f("num_attention_heads"),
                  "must be positive, got " + std::to_string(c.num_attention_heads));
@@ -59,6 +63,8 @@ void validate_encoder(const Config& c, const std::string& where) {
 
 void validate_text(const ClipTextConfig& c, const std::string& where) {
   auto f = [&](const char* field) { return where + "." + field; };
+  config_require_range(c.vocab_size, 1, kMaxConfigVocab, f("vocab_size"));
+  config_require_range(c.max_position_embeddings, 1, kMaxConfigContext, f("max_position_embeddings"));
   config_require(c.vocab_size > 0, f("vocab_size"), "must be positive, got " + std::to_string(c.vocab_size));
   config_require(c.max_position_embeddings > 0, f("max_position_embeddings"),
                  "must be positive, got " + std::to_string(c.max_position_embeddings));
@@ -74,6 +80,9 @@ void validate_text(const ClipTextConfig& c, const std::string& where) {
 
 void validate_vision(const ClipVisionConfig& c, const std::string& where) {
   auto f = [&](const char* field) { return where + "." + field; };
+  config_require_range(c.image_size, 1, kMaxConfigResolution, f("image_size"));
+  config_require_range(c.patch_size, 1, kMaxConfigResolution, f("patch_size"));
+  config_require_range(c.num_channels, 1, 64, f("num_channels"));
   config_require(c.image_size > 0, f("image_size"), "must be positive, got " + std::to_string(c.image_size));
   config_require(c.patch_size > 0, f("patch_size"), "must be positive, got " + std::to_string(c.patch_size));
   config_require(c.image_size % c.patch_size == 0, f("image_size"),
@@ -97,7 +106,15 @@ void read_hf_field(const json& obj, const char* key, T& out, const std::string& 
     throw ConfigError(where + "." + key + ": expected a " +
                       (std::is_same_v<T, std::string> ? "string" : std::is_integral_v<T> ? "integer" : "number") +
                       ", got " + v.dump());
-  out = v.get<T>();
+  if constexpr (std::is_same_v<T, std::string>) {
+    out = v.get<T>();
+  } else {
+    try {
+      detail::config_get_to(v, out);  // no silent wrap-around of out-of-range integers
+    } catch (const ConfigError& e) {
+      throw ConfigError(where + "." + key + ": " + e.what());
+    }
+  }
 }
 
 // The encoder fields both towers share.
@@ -171,6 +188,7 @@ void ClipVisionConfig::validate() const { validate_vision(*this, "ClipVisionConf
 void ClipConfig::validate() const {
   validate_text(text_config, "ClipConfig.text_config");
   validate_vision(vision_config, "ClipConfig.vision_config");
+  config_require_range(projection_dim, 1, kMaxConfigWidth, "ClipConfig.projection_dim");
   config_require(projection_dim > 0, "ClipConfig.projection_dim",
                  "must be positive, got " + std::to_string(projection_dim));
   config_require(std::isfinite(logit_scale_init_value), "ClipConfig.logit_scale_init_value",

@@ -36,6 +36,21 @@ std::string list_str(const std::vector<int>& v) {
 // ---------------------------------------------------------------------------
 void DiscriminatorConfig::validate() const {
   const std::string w = "DiscriminatorConfig";
+  config_require_range(resolution, 8, kMaxConfigResolution, w + ".resolution");
+  for (auto [v, f] : {std::pair{text_input_dim, ".text_input_dim"}, {text_dim, ".text_dim"},
+                      {attention_head_dim, ".attention_head_dim"}})
+    config_require_range(v, 1, kMaxConfigWidth, w + f);
+  config_require_range(psi_channels, 0, kMaxConfigWidth, w + ".psi_channels");
+  config_require_range(context_length, 1, kMaxConfigContext, w + ".context_length");
+  for (auto [v, f] : {std::pair{text_layers, ".text_layers"}, {text_heads, ".text_heads"}})
+    config_require_range(v, 0, kMaxConfigLayers, w + f);
+  config_require(static_cast<long long>(channels.size()) <= kMaxConfigLayers, w + ".channels",
+                 "has " + std::to_string(channels.size()) + " entries, more than the limit of " +
+                     std::to_string(kMaxConfigLayers));
+  for (size_t k = 0; k < channels.size(); ++k)
+    config_require_range(channels[k], 1, kMaxConfigWidth, w + ".channels[" + std::to_string(k) + "]");
+  config_require(attention_resolutions.size() <= 16, w + ".attention_resolutions",
+                 "has " + std::to_string(attention_resolutions.size()) + " entries, more than the limit of 16");
   config_require(is_pow2(resolution) && resolution >= 8, w + ".resolution",
                  "must be a power of two >= 8, got " + std::to_string(resolution));
   const int layers = ilog2(resolution) - 1;  // r -> r/2 -> ... -> 4 -> 1

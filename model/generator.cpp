@@ -13,6 +13,27 @@ int GeneratorConfig::num_ws() const { return num_levels() * blocks_per_level; }
 
 void GeneratorConfig::validate() const {
   const std::string W = "GeneratorConfig.";
+  // Upper limits first: every later check and the networks may then compute
+  // with these sizes (no overflow, no endless loop, no terabyte allocation).
+  config_require_range(resolution, 8, kMaxConfigResolution, W + "resolution");
+  for (auto [v, f] : {std::pair{z_dim, "z_dim"}, {text_input_dim, "text_input_dim"}, {text_dim, "text_dim"},
+                      {w_dim, "w_dim"}, {attention_head_dim, "attention_head_dim"}})
+    config_require_range(v, 1, kMaxConfigWidth, W + f);
+  config_require_range(context_length, 2, kMaxConfigContext, W + "context_length");
+  for (auto [v, f] : {std::pair{text_layers, "text_layers"}, {text_heads, "text_heads"}, {mapping_layers, "mapping_layers"}})
+    config_require_range(v, 0, kMaxConfigLayers, W + f);
+  config_require_range(blocks_per_level, 1, 64, W + "blocks_per_level");
+  config_require_range(num_kernels, 1, 64, W + "num_kernels");
+  config_require_range(ffn_multiplier, 1, 16, W + "ffn_multiplier");
+  config_require(static_cast<long long>(channels.size()) <= kMaxConfigLayers, W + "channels",
+                 "has " + std::to_string(channels.size()) + " entries, more than the limit of " +
+                     std::to_string(kMaxConfigLayers));
+  for (size_t i = 0; i < channels.size(); ++i)
+    config_require_range(channels[i], 1, kMaxConfigWidth, W + "channels[" + std::to_string(i) + "]");
+  config_require(attention_resolutions.size() <= 16, W + "attention_resolutions",
+                 "has " + std::to_string(attention_resolutions.size()) + " entries, more than the limit of 16");
+  config_require(mapping_lr_multiplier <= 1e6 && attention_residual_gain <= 1e6, W + "mapping_lr_multiplier",
+                 "mapping_lr_multiplier and attention_residual_gain must be <= 1e6");
   config_require(z_dim > 0, W + "z_dim", "must be positive, got " + std::to_string(z_dim));
   config_require(text_input_dim > 0, W + "text_input_dim",
                  "must be positive, got " + std::to_string(text_input_dim));

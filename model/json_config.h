@@ -7,8 +7,12 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "errors.h"
 
@@ -26,14 +30,76 @@ inline void config_check_unknown(const json& j, const json& known, const char* t
     if (!known.contains(it.key()))
       throw ConfigError(std::string(type) + ": unknown field '" + it.key() + "'");
 }
+
+// Strict reads: an integer field takes only a JSON integer that fits (no
+// wrap-around of 2^32 + 1 to 1, no float-to-int overflow), a number field only
+// a finite number, a list at most kMaxListEntries entries.
+constexpr size_t kMaxListEntries = 4096;
+template <class T>
+void config_get_to(const json& v, T& out) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!v.is_number_integer()) throw ConfigError(std::string("expected an integer, got ") + v.dump());
+    const auto max = static_cast<unsigned long long>(std::numeric_limits<T>::max());
+    bool fits;
+    if (v.is_number_unsigned()) {
+      fits = v.get<unsigned long long>() <= max;
+    } else {
+      const long long x = v.get<long long>();
+      fits = x < 0 ? std::is_signed_v<T> && x >= static_cast<long long>(std::numeric_limits<T>::min())
+                   : static_cast<unsigned long long>(x) <= max;
+    }
+    if (!fits) throw ConfigError("integer " + v.dump() + " is out of range");
+    out = v.get<T>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) throw ConfigError(std::string("expected a number, got ") + v.dump());
+    out = v.get<T>();
+    if (!std::isfinite(out)) throw ConfigError("expected a finite number, got " + v.dump());
+  } else if constexpr (std::is_same_v<T, std::vector<int>> || std::is_same_v<T, std::vector<double>>) {
+    if (!v.is_array()) throw ConfigError(std::string("expected a list, got ") + v.type_name());
+    if (v.size() > kMaxListEntries)
+      throw ConfigError("list of " + std::to_string(v.size()) + " entries exceeds the limit of " +
+                        std::to_string(kMaxListEntries));
+    out.clear();
+    for (size_t i = 0; i < v.size(); ++i) {
+      typename T::value_type x{};
+      try {
+        config_get_to(v[i], x);
+      } catch (const ConfigError& e) {
+        throw ConfigError("entry " + std::to_string(i) + ": " + e.what());
+      }
+      out.push_back(x);
+    }
+  } else {
+    v.get_to(out);
+  }
+}
 }  // namespace detail
 
 // Resolution helpers shared by the configs' validate() and the networks.
 inline bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
-inline int ilog2(int v) {  // floor(log2(v)) for v >= 1
+inline int ilog2(int v) {  // floor(log2(v)) for v >= 1 (0 for v <= 1); never overflows
   int l = 0;
-  while ((1 << (l + 1)) <= v) ++l;
+  for (unsigned u = v > 0 ? static_cast<unsigned>(v) : 1u; u > 1u; u >>= 1) ++l;
   return l;
+}
+
+// Limits on the sizes a config may ask for. A config is read from files a user
+// may be handed (packages, checkpoints): a few bytes must not make the program
+// loop, allocate terabytes or die in LibTorch with no file named. The limits
+// sit well above the paper's sizes (resources/configs/paper.json).
+constexpr int kMaxConfigResolution = 4096;   // any resolution in px
+constexpr int kMaxConfigWidth = 16384;       // any channel count or feature width
+constexpr int kMaxConfigLayers = 256;        // any layer, block or head count
+constexpr int kMaxConfigContext = 4096;      // token context / positions
+constexpr int kMaxConfigVocab = 1 << 20;     // tokenizer vocabulary
+
+// Throws ConfigError("<where>: must be in [lo, hi], got v") unless lo <= v <= hi.
+inline void config_require_range(long long v, long long lo, long long hi, const std::string& where,
+                                 const std::string& what = "") {
+  if (v < lo || v > hi)
+    throw ConfigError(where + ": " + (what.empty() ? std::string() : what + "; ") + "must be in [" +
+                      std::to_string(lo) + ", " + std::to_string(hi) + "] (the limit of this build), got " +
+                      std::to_string(v));
 }
 
 // Throws ConfigError("<where>.<field>: <what>") unless cond holds.
@@ -55,7 +121,7 @@ inline void require_attention_width(const std::string& where, int resolution, in
 #define GG_CONFIG_FROM_JSON_FIELD(f)                                                   \
   if (j.contains(#f)) {                                                                \
     try {                                                                              \
-      j.at(#f).get_to(c.f);                                                            \
+      gg::detail::config_get_to(j.at(#f), c.f);                                        \
     } catch (const gg::ConfigError& e) {                                               \
       throw gg::ConfigError(std::string(type_name) + "." #f ": " + e.what());          \
     } catch (const nlohmann::json::exception& e) {                                    \

@@ -42,7 +42,15 @@ ModuleHolder load_network(const std::string& path, const std::string& kind,
                           const torch::Device& device = torch::kCPU, Config* config_out = nullptr) {
   Checkpoint ck = load_checkpoint(path);
   Config config = checkpoint_config<Config>(ck, path, kind);
-  ModuleHolder module(config);
+  ModuleHolder module{nullptr};
+  try {
+    module = ModuleHolder(config);
+  } catch (const std::bad_alloc&) {
+    throw CheckpointError("'" + path + "': not enough memory to build the " + kind + " its config describes");
+  } catch (const c10::Error& e) {
+    throw CheckpointError("'" + path + "': cannot build the " + kind + " its config describes: " +
+                          e.what_without_backtrace());
+  }
   load_state_dict_strict(*module, ck.tensors, path);
   module->to(device);
   if (config_out) *config_out = config;

@@ -4,6 +4,7 @@
 #include <malloc.h>
 #endif
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -18,10 +19,30 @@ extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp
 
 namespace gg {
 
+int max_threads() {
+  return static_cast<int>(std::max(64u, 4 * std::thread::hardware_concurrency()));
+}
+
 void init_runtime(int threads) {
-  if (threads <= 0) {
-    if (const char* env = std::getenv("GIGAGAN_THREADS")) threads = std::atoi(env);
+  std::string from = "--threads";
+  if (threads < 0) throw ConfigError("--threads " + std::to_string(threads) + ": must be >= 0 (0 = all cores)");
+  if (threads == 0) {
+    if (const char* env = std::getenv("GIGAGAN_THREADS")) {
+      char* end = nullptr;
+      errno = 0;
+      const long v = std::strtol(env, &end, 10);
+      if (*env == '\0' || *end != '\0' || errno != 0 || v < 0 || v > max_threads())
+        throw ConfigError("GIGAGAN_THREADS='" + std::string(env) + "': must be an integer in [0, " +
+                          std::to_string(max_threads()) + "] (0 = all cores)");
+      threads = static_cast<int>(v);
+      from = "GIGAGAN_THREADS";
+    }
   }
+  // Thousands of OpenMP threads take minutes per image (and keep spawning):
+  // the limit is 4 per core, at least 64.
+  if (threads > max_threads())
+    throw ConfigError(from + " " + std::to_string(threads) + ": more than the limit of " +
+                      std::to_string(max_threads()) + " threads (4 per core, at least 64)");
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (at::get_num_threads() != threads) at::set_num_threads(threads);
 }

@@ -9,8 +9,11 @@ namespace gg {
 
 // Sets LibTorch's intra-op thread count: `threads` if > 0, else the
 // GIGAGAN_THREADS environment variable, else the number of cores (LibTorch
-// starts with one thread on this platform). Idempotent.
+// starts with one thread on this platform). Idempotent. Throws ConfigError for
+// a negative count or one above max_threads() (naming --threads or the
+// variable).
 void init_runtime(int threads = 0);
+int max_threads();  // 4 per core, at least 64
 
 // "cpu", "cuda", "cuda:N" or "auto" (CUDA when available). Throws ConfigError
 // for an unknown name or when CUDA is asked for but this build has none.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -64,7 +65,8 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   if (bytes.size() < 8) fail(source, "file is " + std::to_string(bytes.size()) + " bytes, shorter than its 8-byte header length");
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);
-  if (header_len > kMaxHeaderBytes) fail(source, "header length " + std::to_string(header_len) + " exceeds 100 MiB");
+  if (header_len > kMaxHeaderBytes)
+    fail(source, "header length " + std::to_string(header_len) + " exceeds 100 MiB, the limit");
   if (header_len > bytes.size() - 8)
     fail(source, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
                      std::to_string(bytes.size()) + " bytes); the file may be truncated");
@@ -146,10 +148,41 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
 }
 
 SafeTensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError("cannot open '" + path + "': " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw CheckpointError("cannot read '" + path + "': " + std::strerror(errno));
+  // O_NONBLOCK: a FIFO must not block the open; it is refused just below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw CheckpointError("cannot open '" + path + "': " + std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw CheckpointError("cannot stat '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file (a directory, FIFO or device)");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  auto read_at = [&](char* dst, uint64_t n, uint64_t offset) {
+    uint64_t done = 0;
+    while (done < n) {
+      const ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw CheckpointError("cannot read '" + path + "': " + std::strerror(errno));
+      if (r == 0) fail(path, "file shrank while being read (" + std::to_string(offset + done) + " of " +
+                                 std::to_string(size) + " bytes)");
+      done += static_cast<uint64_t>(r);
+    }
+  };
+  // The header length is checked against the limit and the file's size
+  // before anything else is read: a header claiming 2^60 bytes costs nothing.
+  if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, shorter than its 8-byte header length");
+  uint64_t header_len = 0;
+  read_at(reinterpret_cast<char*>(&header_len), 8, 0);
+  if (header_len > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_len) + " exceeds 100 MiB, the limit");
+  if (header_len > size - 8)
+    fail(path, "header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                   std::to_string(size) + " bytes); the file may be truncated");
+  std::string bytes(size, '\0');
+  std::memcpy(&bytes[0], &header_len, 8);
+  read_at(&bytes[8], size - 8, 8);
   return parse_safetensors(bytes, path);
 }
 

@@ -281,7 +281,11 @@ TensorMap tfjs_torch_layout(const TfjsModel& model) {
   static const std::set<std::string> separable = {"SeparableConv1D", "SeparableConv2D"};
   static const std::set<std::string> depthwise = {"DepthwiseConv1D", "DepthwiseConv2D"};
   TensorMap out;
-  for (const auto& [name, t] : model.tensors) {
+  for (const auto& entry : model.tensors) {
+    // Named references, not structured bindings: lambdas below capture them
+    // (capturing a structured binding is C++20; clang 14 refuses it in C++17).
+    const std::string& name = entry.first;
+    const torch::Tensor& t = entry.second;
     auto it = model.keras_class.find(name);
     const std::string cls = it == model.keras_class.end() ? "" : it->second;
     const std::string leaf = split_weight_name(name).second;

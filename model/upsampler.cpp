@@ -23,6 +23,24 @@ int UpsamplerConfig::up_blocks() const {
 
 void UpsamplerConfig::validate() const {
   const std::string w = "UpsamplerConfig";
+  config_require_range(input_resolution, 8, kMaxConfigResolution, w + ".input_resolution");
+  config_require_range(output_resolution, 8, kMaxConfigResolution, w + ".output_resolution");
+  config_require_range(down_blocks, 1, 16, w + ".down_blocks");
+  for (auto [v, f] : {std::pair{z_dim, ".z_dim"}, {w_dim, ".w_dim"}, {text_input_dim, ".text_input_dim"},
+                      {text_dim, ".text_dim"}, {attention_head_dim, ".attention_head_dim"}})
+    config_require_range(v, 1, kMaxConfigWidth, w + f);
+  config_require_range(context_length, 2, kMaxConfigContext, w + ".context_length");
+  for (auto [v, f] : {std::pair{mapping_layers, ".mapping_layers"}, {text_layers, ".text_layers"},
+                      {text_heads, ".text_heads"}})
+    config_require_range(v, 0, kMaxConfigLayers, w + f);
+  config_require_range(num_kernels, 1, 64, w + ".num_kernels");
+  config_require(static_cast<long long>(channels.size()) <= kMaxConfigLayers, w + ".channels",
+                 "has " + std::to_string(channels.size()) + " entries, more than the limit of " +
+                     std::to_string(kMaxConfigLayers));
+  for (size_t k = 0; k < channels.size(); ++k)
+    config_require_range(channels[k], 1, kMaxConfigWidth, w + ".channels[" + std::to_string(k) + "]");
+  config_require(attention_resolutions.size() <= 16, w + ".attention_resolutions",
+                 "has " + std::to_string(attention_resolutions.size()) + " entries, more than the limit of 16");
   config_require(is_pow2(input_resolution) && input_resolution >= 8, w + ".input_resolution",
                  "must be a power of two >= 8, got " + std::to_string(input_resolution));
   config_require(is_pow2(output_resolution) && output_resolution > input_resolution,

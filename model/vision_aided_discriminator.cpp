@@ -13,6 +13,13 @@ namespace gg {
 void VisionAidedConfig::validate() const {
   const std::string w = "VisionAidedConfig";
   if (!enabled) return;  // a disabled vision-aided D is never built
+  config_require(feature_layers.size() <= 64, w + ".feature_layers",
+                 "has " + std::to_string(feature_layers.size()) + " entries, more than the limit of 64");
+  for (auto [v, f] : {std::pair{projection_channels, ".projection_channels"}, {head_channels, ".head_channels"},
+                      {text_input_dim, ".text_input_dim"}})
+    config_require_range(v, 1, kMaxConfigWidth, w + f);
+  config_require_range(head_layers, 1, kMaxConfigLayers, w + ".head_layers");
+  for (int l : feature_layers) config_require_range(l, 0, kMaxConfigLayers, w + ".feature_layers");
   config_require(!feature_layers.empty(), w + ".feature_layers",
                  "must name at least one CLIP vision layer when enabled");
   std::set<int> seen;

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -112,10 +113,10 @@ double Args::get_double(const std::string& name) const {
   try {
     size_t used = 0;
     const double r = std::stod(v, &used);
-    if (used == v.size()) return r;
+    if (used == v.size() && std::isfinite(r)) return r;  // "nan" and "inf" would pass std::stod
   } catch (const std::exception&) {
   }
-  throw UsageError("gigagan " + command_ + ": --" + name + " expects a number, got '" + v + "'");
+  throw UsageError("gigagan " + command_ + ": --" + name + " expects a finite number, got '" + v + "'");
 }
 
 Option device_option() { return {"device", "NAME", "cpu, cuda, cuda:N or auto", "auto"}; }
@@ -144,14 +145,16 @@ namespace {
 
 std::vector<Command> commands() {
   return {info_command(),        bench_command(),  data_command(),          train_command(),
-          train_clip_command(),  train_upsampler_command(), eval_command(),  package_command(),
-          generate_command(),    mix_command(),    interpolate_command(),   invert_command(),
-          upsample_command(),    render_command()};
+          train_clip_command(),  train_upsampler_command(), eval_command(),  diagnose_command(), package_command(),
+          generate_command(),    mix_command(),    interpolate_command(),   invert_command(),   drag_command(),
+          upsample_command(),    render_command(), convert_tfjs_command()};
 }
 
 void print_usage(std::ostream& out) {
   out << "usage: gigagan <command> [options]   (gigagan <command> --help for its options)\n\ncommands:\n";
-  for (const auto& c : commands()) out << "  " << std::left << std::setw(12) << c.name << c.summary << "\n";
+  size_t width = 0;
+  for (const auto& c : commands()) width = std::max(width, c.name.size() + 2);
+  for (const auto& c : commands()) out << "  " << std::left << std::setw(static_cast<int>(width)) << c.name << c.summary << "\n";
 }
 
 void print_help(const Command& c, std::ostream& out) {
@@ -211,7 +214,12 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
 }
 
 int main(int argc, char** argv) {
-  init_runtime();
+  try {
+    init_runtime();  // GIGAGAN_THREADS out of range is an error, not an abort
+  } catch (const std::exception& e) {
+    std::cerr << "gigagan: " << e.what() << "\n";
+    return 2;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   return run(args, std::cout, std::cerr);
 }

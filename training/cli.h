@@ -61,13 +61,16 @@ Command train_command();
 Command train_clip_command();
 Command train_upsampler_command();
 Command eval_command();
+Command diagnose_command();
 Command package_command();
 Command generate_command();
 Command mix_command();
 Command interpolate_command();
 Command invert_command();
+Command drag_command();
 Command upsample_command();
 Command render_command();
+Command convert_tfjs_command();
 // `gigagan bench --train`: times full training steps (training/cli_train.cpp).
 int train_bench(const Args& args, std::ostream& out);
 

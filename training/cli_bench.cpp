@@ -69,6 +69,8 @@ Command bench_command() {
        "package, or a preset with random weights", ""},
       {"inversion", "", "with --engine: also time inversion into W and W+", ""},
       {"inversion-steps", "N", "with --inversion: steps", "300"},
+      {"drag", "", "with --engine: also time drag editing (optimisation steps/s, one handle)", ""},
+      {"drag-steps", "N", "with --drag: steps timed", "40"},
       {"profile", "PREFIX",
        "also record the timed generator calls as Chrome traces, PREFIX-<config>-b<batch>-<case>.json (chrome://tracing, "
        "or scripts/profile-summary for self time by op)", ""},

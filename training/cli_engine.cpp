@@ -11,6 +11,7 @@
 
 #include "adaptive_conv2d.h"
 #include "bpe_trainer.h"
+#include "drag.h"
 #include "image_io.h"
 #include "inversion.h"
 #include "layers.h"
@@ -100,8 +101,14 @@ RecipeGrid read_recipe_file(const std::string& path) {
   if (bytes.size() >= 8 && bytes.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0) {
     const auto text = parse_png_text(bytes, path);
     auto it = text.find(kRecipeChunkKey);
-    if (it == text.end())
+    if (it == text.end()) {
+      for (const auto& k : png_compressed_text_keys(bytes))
+        if (k == kRecipeChunkKey)
+          throw ConfigError("'" + path + "': its " + std::string(kRecipeChunkKey) +
+                            " chunk is compressed (iTXt/zTXt with zlib); this build reads uncompressed recipe "
+                            "chunks only, as gigagan and the studio write them");
       throw ConfigError("'" + path + "' carries no recipe (only PNGs written by gigagan or the studio do)");
+    }
     return RecipeGrid::parse(it->second, path);
   }
   return RecipeGrid::parse(bytes, path);
@@ -224,6 +231,30 @@ int engine_bench(const Args& args, std::ostream& out) {
       out << "inversion " << (plus ? "W+" : "W ") << ": " << o.steps << " steps in " << std::setprecision(2)
           << r.seconds_latent << " s, MSE " << std::setprecision(5) << r.mse << " (mean w " << r.mean_w_mse << ")\n";
     }
+  }
+  if (args.flag("drag")) {
+    // One handle dragged across the image (far enough never to arrive), timed
+    // from the first step's report to the last: optimisation steps only.
+    const int res = engine.package().generator->config.resolution;
+    DragOptions o;
+    o.points = {{{res * 0.25, res * 0.5}, {res - 1.0, res * 0.5}}};
+    o.done_distance = 0;
+    Clock::time_point first, last;
+    int first_step = 0, last_step = 0;
+    o.progress = [&](const DragProgress& p) {
+      (p.step == 1 ? first : last) = Clock::now();
+      (p.step == 1 ? first_step : last_step) = p.step;
+      return true;
+    };
+    o.steps = 3;
+    drag(engine, plain, o);  // warm-up
+    o.steps = std::max(3, args.get_int("drag-steps"));
+    const auto r = drag(engine, plain, o);
+    const double s = std::chrono::duration<double>(last - first).count();
+    const double rate = (last_step - first_step) / s;
+    out << "drag (one handle, " << res << " px, default layers): " << r.steps
+        << " steps in " << std::setprecision(2) << r.seconds << " s, " << std::setprecision(1) << rate
+        << " steps/s (" << std::setprecision(2) << 1e3 / rate << " ms per step)\n";
   }
   return 0;
 }

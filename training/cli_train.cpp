@@ -145,13 +145,16 @@ int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, c
   if (args.flag("restart") && !run.checkpoints().empty())
     throw UsageError("--restart: '" + run.root().string() + "' already has checkpoints; use another --out "
                      "(nothing is deleted)");
-  if (!args.flag("restart") && loop.writer) resumed = resume_latest(trainer, run);
+  std::vector<std::string> skipped;  // corrupt newer checkpoints passed over (issue 18)
+  if (!args.flag("restart") && loop.writer) resumed = resume_latest(trainer, run, &skipped);
   trainer.synchronize();  // data-parallel: every rank starts from rank 0's state
   json start = {{"event", "start"},        {"run_dir", run.root().string()}, {"mode", trainer.mode()},
                 {"images_target", loop.images}, {"images", trainer.images},   {"resumed", !resumed.empty()}};
   for (const auto& [k, v] : start_extra.items()) start[k] = v;
   if (!resumed.empty()) start["checkpoint"] = resumed;
   print(start);
+  for (const auto& why : skipped)
+    print({{"event", "warning"}, {"message", "skipped a corrupt checkpoint: " + why + "; resumed from '" + resumed + "'"}});
   RunControl control;
   ControlSession session(control, progress_mode == "json" && loop.writer);
   LoopResult r = run_training(trainer, run, loop, control, print, args.get_int("nan-rollbacks"));
@@ -373,6 +376,8 @@ Command gan_command(GanTarget target) {
       {"batch", "N", "images per step (all ranks)", "32"},
       {"micro-batch", "N", "images per forward/backward (gradient accumulation); 0: whole batch", "0"},
       {"lr", "F", "learning rate of G and D (Adam, betas 0, 0.99)", "2e-3"},
+      {"beta1", "F", "Adam beta1 of G and D (0 as StyleGAN2 for the adversarial game; a reconstruction-only "
+                     "phase (--gan-weight 0) learns faster with momentum, e.g. 0.9)", "0"},
       {"r1-gamma", "F", "R1 weight (lazy, every 16 steps)", "0.05"},
       {"match-weight", "F", "matching-aware loss weight (G and D)", "1"},
       {"match-style-negatives", "F",
@@ -427,6 +432,7 @@ Command gan_command(GanTarget target) {
     o.batch = args.get_int("batch");
     o.micro_batch = args.get_int("micro-batch");
     o.lr_g = o.lr_d = args.get_double("lr");
+    o.beta1 = args.get_double("beta1");
     o.r1_gamma = args.get_double("r1-gamma");
     o.match_weight = args.get_double("match-weight");
     o.match_style_negatives = args.get_double("match-style-negatives");

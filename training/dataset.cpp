@@ -14,6 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
+#include "image_io.h"  // image_header_size
+#include "utf8.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "svg_render.h"  // downsample_box: the emoji builder's exact box average
 
 namespace gg {
@@ -70,6 +76,9 @@ std::string lower(std::string s) {
   return s;
 }
 
+constexpr int64_t kMaxDatasetImagePixels = 8192LL * 8192;  // 67 megapixels
+constexpr int64_t kMaxDatasetImageBytes = 512LL << 20;
+
 bool is_image_extension(const fs::path& p) {
   const std::string e = lower(p.extension().string());
   return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".webp" || e == ".bmp";
@@ -78,9 +87,38 @@ bool is_image_extension(const fs::path& p) {
 }  // namespace
 
 std::vector<uint8_t> load_rgb8(const fs::path& path, int& width, int& height) {
+  // The size in the header is checked before decoding (a few bytes may claim
+  // 100000^2 pixels); a FIFO or device is refused without blocking.
+  std::string bytes;
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw DatasetError(std::string("cannot open it: ") + std::strerror(errno));
+    struct stat st {};
+    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!regular || st.st_size > kMaxDatasetImageBytes) {
+      ::close(fd);
+      throw DatasetError(regular ? "file of " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                                       std::to_string(kMaxDatasetImageBytes)
+                                 : std::string("not a regular file"));
+    }
+    bytes.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::read(fd, &bytes[done], bytes.size() - done);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(done);
+  }
+  const auto [hw, hh] = image_header_size(bytes);
+  if (hw > 0 && hh > 0 && (hw > kMaxDatasetImagePixels || hh > kMaxDatasetImagePixels || hw * hh > kMaxDatasetImagePixels))
+    throw DatasetError(std::to_string(hw) + " x " + std::to_string(hh) + " px, over the limit of " +
+                       std::to_string(kMaxDatasetImagePixels) + " pixels");
   cv::Mat m;
   try {
-    m = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+    m = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()), cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     throw DatasetError("OpenCV cannot decode it: " + std::string(e.what()));
   }
@@ -165,6 +203,16 @@ struct Parsed {
   int64_t seen = 0;
 };
 
+// A caption that is not valid UTF-8 would pass as usable and then fail every
+// run at its first checkpoint (the package's JSON cannot hold it): it is
+// skipped and reported here, like any other bad file.
+bool caption_not_utf8(const std::string& image, const std::string& caption, const std::string& where, Parsed& p) {
+  const size_t bad = utf8_invalid_at(caption);
+  if (bad == std::string::npos) return false;
+  p.problems.push_back({image, skip_reason::kBadCaption, where + ": invalid UTF-8 at byte " + std::to_string(bad)});
+  return true;
+}
+
 void read_jsonl(const fs::path& manifest, const std::string& hr_key, Parsed& p) {
   std::ifstream in(manifest);
   if (!in) throw DatasetError("cannot read '" + manifest.string() + "'");
@@ -213,6 +261,7 @@ void read_jsonl(const fs::path& manifest, const std::string& hr_key, Parsed& p) 
       p.problems.push_back({e.image.string(), skip_reason::kNoCaption, where});
       continue;
     }
+    if (caption_not_utf8(e.image.string(), e.caption, where, p)) continue;
     p.entries.push_back(std::move(e));
   }
 }
@@ -257,6 +306,7 @@ void read_tsv(const fs::path& manifest, Parsed& p) {
       p.problems.push_back({e.image.string(), skip_reason::kNoCaption, where});
       continue;
     }
+    if (caption_not_utf8(e.image.string(), e.caption, where, p)) continue;
     p.entries.push_back(std::move(e));
   }
 }
@@ -287,6 +337,7 @@ void scan_sidecars(const fs::path& dir, Parsed& p) {
                                                                                  : "no " + txt.filename().string()});
       continue;
     }
+    if (caption_not_utf8(img.string(), caption, txt.filename().string(), p)) continue;
     DatasetEntry e;
     e.image = img;
     e.caption = std::move(caption);

@@ -63,6 +63,7 @@ inline constexpr const char* kBadLine = "bad manifest line";
 inline constexpr const char* kMissing = "missing file";
 inline constexpr const char* kUnreadable = "unreadable";
 inline constexpr const char* kNoCaption = "without caption";
+inline constexpr const char* kBadCaption = "caption not UTF-8";
 }  // namespace skip_reason
 
 // What was skipped and why. Counts are per reason; `listed` keeps the first

@@ -9,6 +9,13 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "errors.h"
 #include "runtime.h"
 #include "safetensors.h"
@@ -17,12 +24,60 @@ namespace gg {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// "<name>.tmp.<pid>" left by write_file_atomic when a process was killed
+// mid-write: the pid, or -1 for any other name.
+long tmp_owner(const std::string& name) {
+  const auto at = name.rfind(".tmp.");
+  if (at == std::string::npos || at + 5 >= name.size()) return -1;
+  long pid = 0;
+  for (size_t i = at + 5; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i])) || pid > 100000000) return -1;
+    pid = pid * 10 + (name[i] - '0');
+  }
+  return pid;
+}
+
+// Removes the temporaries of processes that no longer exist (a live writer's
+// temporary, e.g. another rank's, is left alone).
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const long pid = tmp_owner(e.path().filename().string());
+    if (pid <= 0 || pid == ::getpid() || !e.is_regular_file(ec)) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    fs::remove(e.path(), ec);
+  }
+}
+
+}  // namespace
+
 RunFolder::RunFolder(fs::path root) : root_(std::move(root)) {
   std::error_code ec;
   for (const fs::path& p : {root_, checkpoints_dir(), samples_dir()}) {
     fs::create_directories(p, ec);
     if (ec) throw CheckpointError("cannot create the run folder '" + p.string() + "': " + ec.message());
   }
+  // Refuse a folder we cannot write before any training, not at the first
+  // checkpoint: a probe file in each folder, and stats.jsonl opened to append.
+  for (const fs::path& dir : {root_, checkpoints_dir(), samples_dir()}) {
+    const fs::path probe = dir / (".write-test.tmp." + std::to_string(::getpid()));
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw CheckpointError("the run folder '" + dir.string() + "' is not writable (" + std::strerror(errno) +
+                            "); use another --out or fix its permissions");
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+  const fs::path stats = root_ / "stats.jsonl";
+  const int fd = ::open(stats.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw CheckpointError("cannot append to '" + stats.string() + "' (" + std::strerror(errno) +
+                          "); use another --out or fix its permissions");
+  ::close(fd);
+  for (const fs::path& dir : {root_, checkpoints_dir(), samples_dir(), package_dir()})
+    remove_stale_temporaries(dir);
 }
 
 fs::path RunFolder::checkpoint_path(int64_t images) const {
@@ -69,9 +124,55 @@ fs::path RunFolder::save(int64_t images, const Checkpoint& ck, int keep) const {
 }
 
 void RunFolder::append_stats(const json& line) const {
-  std::ofstream f(root_ / "stats.jsonl", std::ios::app);
-  f << line.dump() << '\n';
-  f.flush();
+  const fs::path path = root_ / "stats.jsonl";
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + '\n';
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw CheckpointError("cannot append to '" + path.string() + "': " + std::strerror(errno));
+  // A line cut by an earlier full disk or kill is ended first, so this one
+  // starts on its own line.
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+    text.insert(text.begin(), '\n');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : ENOSPC;
+      // Leave no half line behind for the next run to append onto.
+      if (::fstat(fd, &st) == 0) (void)!::ftruncate(fd, st.st_size - static_cast<off_t>(done));
+      ::close(fd);
+      throw CheckpointError("cannot append to '" + path.string() + "': " + std::strerror(err) +
+                            " (is the disk full?)");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0)
+    throw CheckpointError("cannot append to '" + path.string() + "': " + std::strerror(errno));
+}
+
+void RunFolder::truncate_stats_after(int64_t images) const {
+  const fs::path path = root_ / "stats.jsonl";
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {  // a line cut by a kill or a full disk
+      dropped = true;
+      continue;
+    }
+    if (j.contains("images") && j["images"].is_number_integer() && j["images"].get<int64_t>() > images) {
+      dropped = true;  // written after the checkpoint we resume from: it will be written again
+      continue;
+    }
+    kept += line + '\n';
+  }
+  in.close();
+  if (dropped) write_file_atomic(path.string(), kept);
 }
 
 void restart_loader(std::unique_ptr<BatchLoader>& loader, std::shared_ptr<const Dataset> data, int batch, uint64_t seed,
@@ -140,11 +241,26 @@ TrainerBase::Progress TrainerBase::load_progress(const Checkpoint& ck, const std
   return {st.at("position").get<int64_t>(), st.value("lr_scale", 1.0)};
 }
 
-std::string resume_latest(TrainerBase& trainer, const RunFolder& run) {
-  auto latest = run.latest_checkpoint();
-  if (!latest) return "";
-  trainer.load_state(load_checkpoint(latest->string()), latest->string());
-  return latest->string();
+std::string resume_latest(TrainerBase& trainer, const RunFolder& run, std::vector<std::string>* skipped) {
+  const auto all = run.checkpoints();
+  if (all.empty()) return "";
+  // Newest first; a corrupt checkpoint (a flipped bit, a truncated copy) is
+  // passed over for the previous good one, and the caller is told which.
+  std::string first_error;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    Checkpoint ck;
+    try {
+      ck = load_checkpoint(it->string());
+    } catch (const CheckpointError& e) {
+      if (first_error.empty()) first_error = e.what();
+      if (skipped) skipped->push_back(e.what());
+      continue;
+    }
+    trainer.load_state(ck, it->string());
+    run.truncate_stats_after(trainer.images);
+    return it->string();
+  }
+  throw CheckpointError("no checkpoint of '" + run.root().string() + "' can be loaded; the newest: " + first_error);
 }
 
 namespace {

@@ -44,7 +44,10 @@ using ProgressCallback = std::function<void(const json& event)>;
 // <run>/checkpoints/ckpt-<images, 12 digits>.safetensors, stats.jsonl, samples/.
 class RunFolder {
  public:
-  explicit RunFolder(std::filesystem::path root);  // creates the folders
+  // Creates the folders; throws CheckpointError when they cannot be created or
+  // written (before any training); removes temporaries (*.tmp.PID) of
+  // processes that no longer exist.
+  explicit RunFolder(std::filesystem::path root);
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path checkpoints_dir() const { return root_ / "checkpoints"; }
   std::filesystem::path samples_dir() const { return root_ / "samples"; }
@@ -56,8 +59,12 @@ class RunFolder {
   std::optional<std::filesystem::path> latest_checkpoint() const;
   // Writes atomically, then deletes all but the newest `keep` (keep <= 0: keep all).
   std::filesystem::path save(int64_t images, const Checkpoint& ck, int keep) const;
-  // Appends one line to stats.jsonl and flushes it.
+  // Appends one line to stats.jsonl; throws CheckpointError when the write
+  // fails (a full disk), leaving no half line behind.
   void append_stats(const json& line) const;
+  // Drops the lines of stats.jsonl written after `images` (a run killed after
+  // its last checkpoint writes them again on resume) and any cut line.
+  void truncate_stats_after(int64_t images) const;
 
  private:
   std::filesystem::path root_;
@@ -151,8 +158,10 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
                         RunControl& control, const ProgressCallback& progress,
                         int nan_rollbacks = 0);
 
-// Loads the newest checkpoint of the run into `trainer` (returns its path) or
-// returns "" when the run has none.
-std::string resume_latest(TrainerBase& trainer, const RunFolder& run);
+// Loads the newest checkpoint of the run that loads into `trainer` (returns its
+// path) or returns "" when the run has none. A corrupt newer checkpoint is
+// passed over (its error appended to `skipped`); CheckpointError when none
+// loads. Lines of stats.jsonl after the checkpoint are dropped.
+std::string resume_latest(TrainerBase& trainer, const RunFolder& run, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace gg

@@ -3,6 +3,7 @@
 #include "engine_backend.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonDocument>
 
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <map>
 
+#include "drag.h"
 #include "engine.h"
 #include "errors.h"
 #include "image_io.h"
@@ -121,7 +123,9 @@ class EngineBackend : public Backend {
     latents_[out.latent] = *res.source.latent;
     out.target = toQImage(target);
     out.reconstruction = toQImage(res.reconstruction);
+    out.prompt = prompt;
     out.error = res.mse;
+    out.psnr = res.psnr;
     out.mean_error = res.mean_w_mse;
     out.seconds = res.seconds_latent + res.seconds_pti;
     return out;
@@ -155,6 +159,71 @@ class EngineBackend : public Backend {
     write_video(path.toStdString(), out, 24.0, scale, texts);
   }
 
+  DragOutcome drag(const DragRequest& d, const DragProgress& frame) override {
+    Engine& e = engine();
+    const RenderRequest& s = d.start;
+    if (s.kind == RenderRequest::Kind::Generate && s.count > 1)
+      throw ConfigError("drag edits one image, not a grid: set the Prompt panel's count to 1 and generate");
+    if (d.handles.isEmpty() || d.handles.size() != d.targets.size())
+      throw ConfigError("drag: click a handle point on the image, then its target");
+    // The image as a Prompt-panel source whose W+ latent is the start's per-slot
+    // w, so that what is dragged is what the result's request renders.
+    std::vector<Recipe> cells = recipes(s);
+    Recipe start = cells.front();
+    e.stamp(start);
+    const Source first = s.kind == RenderRequest::Kind::Generate ? s.source
+                         : s.kind == RenderRequest::Kind::Mix    ? s.a
+                                                                 : s.sources.value(0);
+    RenderRequest flat;
+    flat.kind = RenderRequest::Kind::Generate;
+    flat.psi = s.psi;
+    flat.upsample = s.upsample;
+    flat.source = Source{first.prompt, first.seed, addLatent(Latent{true, e.conditioning({start}, false).ws[0].contiguous().cpu()})};
+    start = recipes(flat).front();
+    e.stamp(start);
+
+    const int res = e.package().generator->config.resolution;
+    DragOptions o;
+    for (int i = 0; i < d.handles.size(); ++i)
+      o.points.push_back({{d.handles[i].x(), d.handles[i].y()}, {d.targets[i].x(), d.targets[i].y()}});
+    o.steps = d.steps;
+    if (!d.mask.isNull()) {
+      const QImage m = d.mask.convertToFormat(QImage::Format_Grayscale8).scaled(res, res, Qt::IgnoreAspectRatio,
+                                                                                 Qt::SmoothTransformation);
+      o.mask = torch::zeros({res, res});
+      auto a = o.mask.accessor<float, 2>();
+      for (int y = 0; y < res; ++y)
+        for (int x = 0; x < res; ++x) a[y][x] = m.constScanLine(y)[x] > 127 ? 1.0f : 0.0f;
+    }
+    Conditioning live = e.conditioning({start}, start.upsample);
+    QElapsedTimer shown;
+    o.progress = [&](const gg::DragProgress& p) {
+      DragFrame f;
+      f.step = p.step;
+      f.steps = p.steps;
+      for (const DragPoint& h : p.handles) f.handles.append(QPointF(h.x, h.y));
+      if (!shown.isValid() || shown.elapsed() >= 60) {
+        live.ws = p.ws;
+        const Rendered r = e.synthesize(live);
+        f.image = toQImage((r.upsampled.defined() ? r.upsampled : r.image)[0]);
+        shown.start();
+      }
+      return frame(f);
+    };
+    const DragResult r = gg::drag(e, start, o);
+    DragOutcome out;
+    out.result.request = flat;
+    out.result.request.source.latent = addLatent(*r.source.latent);
+    out.result.image = toQImage(r.upsampled.defined() ? r.upsampled : r.image);
+    out.result.recipe = toQJson(r.recipe.to_json());
+    for (const DragPoint& h : r.handles) out.handles.append(QPointF(h.x, h.y));
+    out.steps = r.steps;
+    out.reached = r.reached;
+    out.stopped = r.stopped;
+    out.seconds = r.seconds;
+    return out;
+  }
+
   RenderRequest requestFromRecipe(const QJsonObject& recipe) override {
     const RecipeGrid grid = RecipeGrid::from_json(fromQJson(recipe));
     if (grid.cells.empty()) throw ConfigError("recipe: it holds no image");
@@ -167,6 +236,13 @@ class EngineBackend : public Backend {
       r.kind = RenderRequest::Kind::Generate;
       r.source = fromSource(c.sources.front());
       r.count = int(grid.cells.size());
+      for (const Direction& d : c.directions)
+        if (d.from_source < 0 && !d.from.empty()) {
+          r.direction_from = QString::fromStdString(d.from);
+          r.direction_to = QString::fromStdString(d.to);
+          r.direction_strength = d.strength;
+          break;
+        }
       return r;
     }
     if (!c.layers.empty() && c.sources.size() == 2) {
@@ -218,6 +294,12 @@ class EngineBackend : public Backend {
     return out;
   }
 
+  QString addLatent(const Latent& latent) {
+    const QString id = QStringLiteral("inv%1").arg(++latent_counter_);
+    latents_[id] = latent;
+    return id;
+  }
+
   Source fromSource(const ::gg::Source& s) {
     Source out{QString::fromStdString(s.prompt), s.seed, {}};
     if (s.latent) {
@@ -240,6 +322,13 @@ class EngineBackend : public Backend {
           s.seed += quint64(i);
           if (i > 0) s.latent.clear();  // the grid's other cells explore seeds around it
           c.sources.push_back(toSource(s, r.psi));
+          if (r.hasDirection()) {
+            Direction d;
+            d.from = r.direction_from.trimmed().toStdString();
+            d.to = r.direction_to.trimmed().toStdString();
+            d.strength = r.direction_strength;
+            c.directions.push_back(d);
+          }
           out.push_back(c);
         }
         return out;
@@ -283,6 +372,10 @@ class EngineBackend : public Backend {
 };
 
 }  // namespace
+
+DragOutcome Backend::drag(const DragRequest&, const DragProgress&) {
+  throw ConfigError("this engine backend cannot drag points");
+}
 
 std::unique_ptr<Backend> makeEngineBackend() { return std::make_unique<EngineBackend>(); }
 

@@ -33,6 +33,11 @@ class Backend {
   // Parses the recipe stored in a PNG written by the studio or `gigagan`;
   // returns the request that reproduces it (throws when there is none).
   virtual RenderRequest requestFromRecipe(const QJsonObject& recipe) = 0;
+  // Drags the handles of the request's image to their targets (DragGAN).
+  // `frame` is called after every step (with an image every few tens of ms);
+  // it returns false to stop, which still gives a usable result.
+  using DragProgress = std::function<bool(const DragFrame& frame)>;
+  virtual DragOutcome drag(const DragRequest& request, const DragProgress& frame);
 };
 
 // The backend on the real engine (model/engine).

@@ -14,6 +14,9 @@ void registerTypes() {
     qRegisterMetaType<RenderResult>();
     qRegisterMetaType<ModelInfo>();
     qRegisterMetaType<InvertResult>();
+    qRegisterMetaType<DragRequest>();
+    qRegisterMetaType<DragFrame>();
+    qRegisterMetaType<DragOutcome>();
     return true;
   }();
   (void)once;
@@ -134,6 +137,20 @@ void EngineWorker::restoreRecipe(const QJsonObject& recipe) {
   Q_EMIT jobDone(QStringLiteral("recipe"));
 }
 
+void EngineWorker::drag(const DragRequest& request) {
+  cancel_.store(false);
+  try {
+    const DragOutcome out = backend_->drag(request, [this](const DragFrame& f) {
+      if (!f.image.isNull()) Q_EMIT dragFrame(f);
+      return !cancel_.load();
+    });
+    Q_EMIT dragged(out);
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QStringLiteral("drag"), QString::fromUtf8(e.what()), 0);
+  }
+  Q_EMIT jobDone(QStringLiteral("drag"));
+}
+
 // ---- EngineHost
 
 EngineHost::EngineHost(std::unique_ptr<Backend> backend, QObject* parent)
@@ -150,6 +167,8 @@ EngineHost::EngineHost(std::unique_ptr<Backend> backend, QObject* parent)
   connect(worker_, &EngineWorker::exported, this, &EngineHost::exported);
   connect(worker_, &EngineWorker::cancelled, this, &EngineHost::cancelled);
   connect(worker_, &EngineWorker::recipeRestored, this, &EngineHost::recipeRestored);
+  connect(worker_, &EngineWorker::dragFrame, this, &EngineHost::dragFrame);
+  connect(worker_, &EngineWorker::dragged, this, &EngineHost::dragged);
   connect(worker_, &EngineWorker::jobDone, this, &EngineHost::jobEnded);
   thread_.start();
 }
@@ -190,6 +209,11 @@ void EngineHost::exportPath(const RenderRequest& request, int frames, const QStr
   jobStarted();
   QMetaObject::invokeMethod(worker_, "exportPath", Qt::QueuedConnection, Q_ARG(gg::ui::RenderRequest, request),
                             Q_ARG(int, frames), Q_ARG(QString, path));
+}
+
+void EngineHost::drag(const DragRequest& request) {
+  jobStarted();
+  QMetaObject::invokeMethod(worker_, "drag", Qt::QueuedConnection, Q_ARG(gg::ui::DragRequest, request));
 }
 
 void EngineHost::restoreRecipe(const QJsonObject& recipe) {

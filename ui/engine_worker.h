@@ -38,6 +38,7 @@ class EngineWorker : public QObject {
   void invert(const QString& path, const QString& prompt, int steps, bool plus, bool pti);
   void exportPath(const gg::ui::RenderRequest& request, int frames, const QString& path);
   void restoreRecipe(const QJsonObject& recipe);
+  void drag(const gg::ui::DragRequest& request);
 
  Q_SIGNALS:
   void modelLoaded(const gg::ui::ModelInfo& info);
@@ -51,7 +52,11 @@ class EngineWorker : public QObject {
   void exported(const QString& path);
   void cancelled(const QString& operation);
   void recipeRestored(const gg::ui::RenderRequest& request);
-  // After every load / invert / export / recipe job, whatever its outcome.
+  // A drag's live frames (only those with an image) and its result (also
+  // after Stop: the latent reached so far).
+  void dragFrame(const gg::ui::DragFrame& frame);
+  void dragged(const gg::ui::DragOutcome& outcome);
+  // After every load / invert / export / recipe / drag job, whatever its outcome.
   void jobDone(const QString& operation);
 
  private:
@@ -84,6 +89,7 @@ class EngineHost : public QObject {
   void invert(const QString& path, const QString& prompt, int steps, bool plus, bool pti);
   void exportPath(const RenderRequest& request, int frames, const QString& path);
   void restoreRecipe(const QJsonObject& recipe);
+  void drag(const DragRequest& request);
   void cancel() { worker_->cancel(); }
   EngineWorker* worker() const { return worker_; }
   bool busy() const { return busy_ > 0; }
@@ -98,6 +104,8 @@ class EngineHost : public QObject {
   void exported(const QString& path);
   void cancelled(const QString& operation);
   void recipeRestored(const gg::ui::RenderRequest& request);
+  void dragFrame(const gg::ui::DragFrame& frame);
+  void dragged(const gg::ui::DragOutcome& outcome);
   void busyChanged(bool busy);
 
  private:

@@ -21,6 +21,8 @@ namespace {
 const QColor kBackground(28, 29, 32);
 // Source colours, shared with the Style Mix panel's legend.
 const ImVec4 kSourceColour[2] = {ImVec4(0.26f, 0.52f, 0.90f, 1.0f), ImVec4(0.93f, 0.55f, 0.18f, 1.0f)};
+// Chips of an image that is not a style mix (one source drives every layer).
+const ImVec4 kNeutralChip(0.55f, 0.56f, 0.60f, 1.0f);
 
 QString shortLayerLabel(const QString& name) {
   // "8px.b1" -> "8px·1", "upsampler" -> "up"; anything else as is.
@@ -97,9 +99,13 @@ void ImageCanvas::cleanupGL() {
 void ImageCanvas::resizeEvent(QResizeEvent* e) {
   if (gl_) gl_->setGeometry(rect());
   view_.setViewport(size());
-  if (!image_.isNull() && !fitted_) {
+  if (!image_.isNull() && (!fitted_ || !user_view_)) {
+    // Until the user zooms or pans, the image keeps fitting the canvas (e.g.
+    // when a dock is widened or narrowed).
+    const double zoom = view_.zoom();
     view_.fit();
     fitted_ = true;
+    if (view_.zoom() != zoom) Q_EMIT zoomChanged(view_.zoom());
   } else {
     view_.panBy(QPointF());  // re-clamp
   }
@@ -137,6 +143,7 @@ void ImageCanvas::setImage(const QImage& image) {
   if (size_changed || !fitted_) {
     view_.fit();
     fitted_ = true;
+    user_view_ = false;
     Q_EMIT zoomChanged(view_.zoom());
   }
   frame_times_.push_back(clock_.elapsed());
@@ -167,6 +174,11 @@ QVector<double> ImageCanvas::latentWeights(QPointF p) {
   return {(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y};
 }
 
+void ImageCanvas::setLayerMixShown(bool on) {
+  layer_mix_shown_ = on;
+  refresh();
+}
+
 void ImageCanvas::setLayers(const QStringList& names, const QVector<int>& sources) {
   if (names.isEmpty() != layer_names_.isEmpty()) fitted_ = false;  // the strip takes room below the image
   view_.setBottomInset(names.isEmpty() || !gl_ ? 0 : 44);
@@ -189,20 +201,24 @@ void ImageCanvas::setOverlayVisible(bool on) {
 void ImageCanvas::fitView() {
   view_.setViewport(size());
   view_.fit();
+  user_view_ = false;
   Q_EMIT zoomChanged(view_.zoom());
   refresh();
 }
 void ImageCanvas::zoomActual() {
+  user_view_ = true;
   view_.setZoom(1.0);
   Q_EMIT zoomChanged(view_.zoom());
   refresh();
 }
 void ImageCanvas::zoomIn() {
+  user_view_ = true;
   view_.stepZoom(QPointF(width() / 2.0, height() / 2.0), 1);
   Q_EMIT zoomChanged(view_.zoom());
   refresh();
 }
 void ImageCanvas::zoomOut() {
+  user_view_ = true;
   view_.stepZoom(QPointF(width() / 2.0, height() / 2.0), -1);
   Q_EMIT zoomChanged(view_.zoom());
   refresh();
@@ -216,6 +232,7 @@ void ImageCanvas::paintImage(QPainter& p) {
     // integer zoom + rounded offsets make every image pixel an exact square.
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
     p.drawImage(view_.imageRect(), image_);
+    if (tool_ != Tool::View) paintDragOverlay(p);
   } else if (!placeholder_.isEmpty()) {
     p.setPen(QColor(150, 152, 160));
     QFont f = font();
@@ -223,6 +240,106 @@ void ImageCanvas::paintImage(QPainter& p) {
     p.setFont(f);
     p.drawText(rect().adjusted(24, 24, -24, -24), Qt::AlignCenter | Qt::TextWordWrap, placeholder_);
   }
+}
+
+void ImageCanvas::setTool(Tool tool) {
+  tool_ = tool;
+  painting_ = false;
+  setCursor(tool == Tool::View ? Qt::ArrowCursor : Qt::CrossCursor);
+  refresh();
+}
+
+void ImageCanvas::setDragPoints(const QVector<QPointF>& handles, const QVector<QPointF>& targets) {
+  handles_ = handles;
+  targets_ = targets;
+  refresh();
+}
+
+void ImageCanvas::clearDragPoints() {
+  handles_.clear();
+  targets_.clear();
+  Q_EMIT dragPointsChanged();
+  refresh();
+}
+
+void ImageCanvas::setMaskResolution(int px) {
+  mask_res_ = std::max(1, px);
+  mask_ = QImage();
+  refresh();
+}
+
+void ImageCanvas::setDragMask(const QImage& mask) {
+  mask_ = mask.isNull() ? QImage()
+                        : mask.convertToFormat(QImage::Format_Grayscale8)
+                              .scaled(mask_res_, mask_res_, Qt::IgnoreAspectRatio, Qt::FastTransformation);
+  refresh();
+}
+
+void ImageCanvas::clearDragMask() {
+  mask_ = QImage();
+  Q_EMIT dragMaskChanged();
+  refresh();
+}
+
+QPointF ImageCanvas::toFraction(QPointF widget_pos) const {
+  const QPointF ip = view_.widgetToImage(widget_pos);
+  const QSize s = view_.imageSize();
+  return {ip.x() / std::max(1, s.width()), ip.y() / std::max(1, s.height())};
+}
+
+void ImageCanvas::paintMask(QPointF widget_pos, bool erase) {
+  if (mask_.isNull()) {
+    mask_ = QImage(mask_res_, mask_res_, QImage::Format_Grayscale8);
+    mask_.fill(Qt::black);
+  }
+  const QPointF f = toFraction(widget_pos);
+  QPainter p(&mask_);
+  p.setRenderHint(QPainter::Antialiasing, false);
+  p.setPen(Qt::NoPen);
+  p.setBrush(erase ? Qt::black : Qt::white);
+  const double r = std::max(1.0, mask_res_ / 12.0);
+  p.drawEllipse(QPointF(f.x() * mask_res_, f.y() * mask_res_), r, r);
+}
+
+void ImageCanvas::paintDragOverlay(QPainter& p) {
+  const QRectF r = view_.imageRect();
+  if (!mask_.isNull()) {
+    // The region that stays is dimmed; the one allowed to move keeps its colours.
+    QImage shade(mask_.size(), QImage::Format_ARGB32_Premultiplied);
+    for (int y = 0; y < mask_.height(); ++y) {
+      const uchar* m = mask_.constScanLine(y);
+      auto* out = reinterpret_cast<QRgb*>(shade.scanLine(y));
+      for (int x = 0; x < mask_.width(); ++x) out[x] = m[x] > 127 ? qRgba(0, 0, 0, 0) : qRgba(0, 0, 0, 130);
+    }
+    p.drawImage(r, shade);
+  }
+  p.save();
+  p.setRenderHint(QPainter::Antialiasing, true);
+  auto at = [&](QPointF f) { return QPointF(r.left() + f.x() * r.width(), r.top() + f.y() * r.height()); };
+  for (int i = 0; i < targets_.size() && i < handles_.size(); ++i) {
+    const QPointF a = at(handles_[i]), b = at(targets_[i]);
+    p.setPen(QPen(QColor(255, 255, 255, 230), 2));
+    p.drawLine(a, b);
+    const QPointF d = b - a;
+    const double len = std::hypot(d.x(), d.y());
+    if (len > 1) {
+      const QPointF u = d / len, n(-u.y(), u.x());
+      QPolygonF head;
+      head << b << b - 10 * u + 5 * n << b - 10 * u - 5 * n;
+      p.setBrush(QColor(255, 255, 255, 230));
+      p.drawPolygon(head);
+    }
+  }
+  p.setPen(QPen(Qt::white, 1.5));
+  for (const QPointF& t : targets_) {
+    p.setBrush(QColor(60, 130, 240));
+    p.drawEllipse(at(t), 5, 5);
+  }
+  for (const QPointF& h : handles_) {
+    p.setBrush(QColor(230, 60, 60));
+    p.drawEllipse(at(h), 5, 5);
+  }
+  p.restore();
 }
 
 void ImageCanvas::paintGL() {
@@ -316,9 +433,10 @@ void ImageCanvas::drawOverlay() {
       ImGui::SameLine();
       for (int i = 0; i < layer_names_.size(); ++i) {
         const int src = std::clamp(layer_sources_.value(i), 0, 1);
+        const ImVec4 colour = layer_mix_shown_ ? kSourceColour[src] : kNeutralChip;
         ImGui::PushID(i);
-        ImGui::PushStyleColor(ImGuiCol_Button, kSourceColour[src]);
-        ImVec4 hover = kSourceColour[src];
+        ImGui::PushStyleColor(ImGuiCol_Button, colour);
+        ImVec4 hover = colour;
         hover.x = std::min(1.0f, hover.x + 0.1f), hover.y = std::min(1.0f, hover.y + 0.1f),
         hover.z = std::min(1.0f, hover.z + 0.1f);
         ImGui::PushStyleColor(ImGuiCol_ButtonHovered, hover);
@@ -326,15 +444,24 @@ void ImageCanvas::drawOverlay() {
         const std::string label = shortLayerLabel(layer_names_[i]).toStdString();
         if (ImGui::Button(label.c_str(), ImVec2(0, 22))) Q_EMIT layerToggled(i);
         ImGui::PopStyleColor(3);
-        if (ImGui::IsItemHovered())
-          ImGui::SetTooltip("%s: driven by %s (click to toggle)", layer_names_[i].toUtf8().constData(),
-                            src ? "B" : "A");
+        if (ImGui::IsItemHovered()) {
+          if (layer_mix_shown_)
+            ImGui::SetTooltip("%s: driven by %s (click to toggle)", layer_names_[i].toUtf8().constData(),
+                              src ? "B" : "A");
+          else
+            ImGui::SetTooltip("%s: click to take this layer from source B in Style Mix",
+                              layer_names_[i].toUtf8().constData());
+        }
         ImGui::PopID();
         ImGui::SameLine();
       }
-      ImGui::TextColored(kSourceColour[0], "A");
-      ImGui::SameLine();
-      ImGui::TextColored(kSourceColour[1], "B");
+      if (layer_mix_shown_) {
+        ImGui::TextColored(kSourceColour[0], "A");
+        ImGui::SameLine();
+        ImGui::TextColored(kSourceColour[1], "B");
+      } else {
+        ImGui::NewLine();
+      }
     }
     ImGui::End();
   }
@@ -344,6 +471,30 @@ void ImageCanvas::mousePressEvent(QMouseEvent* e) {
   const bool imgui = overlay_visible_ && imgui_->ready() && imgui_->mousePress(e);
   refresh();
   if (imgui) return;
+  if (tool_ != Tool::View && e->button() != Qt::MiddleButton) {
+    const QPointF f = toFraction(e->position());
+    if (image_.isNull() || f.x() < 0 || f.y() < 0 || f.x() > 1 || f.y() > 1) return;
+    if (tool_ == Tool::DragPoints) {
+      if (e->button() == Qt::LeftButton) {
+        if (handles_.size() == targets_.size())
+          handles_.append(f);
+        else
+          targets_.append(f);
+      } else if (e->button() == Qt::RightButton) {
+        if (handles_.size() > targets_.size())
+          handles_.removeLast();
+        else if (!targets_.isEmpty())
+          targets_.removeLast();
+      }
+      Q_EMIT dragPointsChanged();
+    } else {
+      painting_ = true;
+      erasing_ = e->button() == Qt::RightButton;
+      paintMask(e->position(), erasing_);
+    }
+    refresh();
+    return;
+  }
   if (e->button() == Qt::LeftButton || e->button() == Qt::MiddleButton) {
     panning_ = true;
     last_mouse_ = e->position();
@@ -356,7 +507,12 @@ void ImageCanvas::mouseMoveEvent(QMouseEvent* e) {
     imgui_->mouseMove(e);
     refresh();
   }
+  if (painting_) {
+    paintMask(e->position(), erasing_);
+    refresh();
+  }
   if (panning_) {
+    if (e->position() != last_mouse_) user_view_ = true;
     view_.panBy(e->position() - last_mouse_);
     last_mouse_ = e->position();
     refresh();
@@ -365,6 +521,10 @@ void ImageCanvas::mouseMoveEvent(QMouseEvent* e) {
 
 void ImageCanvas::mouseReleaseEvent(QMouseEvent* e) {
   if (overlay_visible_ && imgui_->ready()) imgui_->mouseRelease(e);
+  if (painting_) {
+    painting_ = false;
+    Q_EMIT dragMaskChanged();
+  }
   if (panning_ && (e->button() == Qt::LeftButton || e->button() == Qt::MiddleButton)) {
     panning_ = false;
     unsetCursor();
@@ -383,6 +543,7 @@ void ImageCanvas::wheelEvent(QWheelEvent* e) {
   if (imgui || image_.isNull()) return;
   const int steps = e->angleDelta().y() / 120;
   if (steps != 0) {
+    user_view_ = true;
     view_.stepZoom(e->position(), steps);
     Q_EMIT zoomChanged(view_.zoom());
   }

@@ -51,6 +51,10 @@ class ImageCanvas : public QWidget {
   // Layer strip: one entry per generator slot ("8px.b1"); source 0 = A, 1 = B.
   void setLayers(const QStringList& names, const QVector<int>& sources);
   QVector<int> layerSources() const { return layer_sources_; }
+  // Whether the image shown is a style mix: only then are the chips coloured
+  // by source (A / B); otherwise one source drives every layer and they are grey.
+  void setLayerMixShown(bool on);
+  bool layerMixShown() const { return layer_mix_shown_; }
 
   // Performance readout: render time of the last frame and the device.
   void setPerf(double render_ms, const QString& device);
@@ -64,6 +68,25 @@ class ImageCanvas : public QWidget {
   static bool openGlAvailable();
   // Schedules a repaint of whichever surface shows the image.
   void refresh();
+
+  // Drag tool (DragGAN point editing). With DragPoints a left click places a
+  // handle, the next one its target (an arrow joins them), a right click
+  // removes the last point; with DragMask the left button paints the region
+  // allowed to move and the right button erases. The middle button pans in
+  // both. Points are fractions of the shown image ([0,1]^2), so they stay put
+  // when the image is upsampled or the view zooms.
+  enum class Tool { View, DragPoints, DragMask };
+  void setTool(Tool tool);
+  Tool tool() const { return tool_; }
+  void setDragPoints(const QVector<QPointF>& handles, const QVector<QPointF>& targets);  // no signal
+  QVector<QPointF> dragHandles() const { return handles_; }
+  QVector<QPointF> dragTargets() const { return targets_; }
+  // Grayscale8, white = may move; null until something is painted.
+  QImage dragMask() const { return mask_; }
+  void setMaskResolution(int px);  // the mask's size (the generator's); clears it
+  void setDragMask(const QImage& mask);  // scaled to that size; no signal
+  void clearDragPoints();
+  void clearDragMask();
 
   ViewTransform& view() { return view_; }
   // Frames shown per second over the last second.
@@ -80,6 +103,8 @@ class ImageCanvas : public QWidget {
   // Toggle request for layer `index` (the owner decides and calls setLayers).
   void layerToggled(int index);
   void zoomChanged(double zoom);
+  void dragPointsChanged();
+  void dragMaskChanged();
 
  protected:
   friend class GlSurface;
@@ -99,6 +124,9 @@ class ImageCanvas : public QWidget {
 
  private:
   void paintImage(QPainter& p);
+  void paintDragOverlay(QPainter& p);
+  void paintMask(QPointF widget_pos, bool erase);
+  QPointF toFraction(QPointF widget_pos) const;
   void drawOverlay();
   void cleanupGL();
   void scheduleFrame();
@@ -108,6 +136,7 @@ class ImageCanvas : public QWidget {
   QString placeholder_;
   ViewTransform view_;
   bool fitted_ = false;
+  bool user_view_ = false;  // zoomed or panned by the user: resizing keeps that view
   std::unique_ptr<ImGuiLayer> imgui_;
   bool overlay_visible_ = true;
   bool panning_ = false;
@@ -117,11 +146,18 @@ class ImageCanvas : public QWidget {
   QPointF latent_pos_{0.0, 0.0};
   QStringList layer_names_;
   QVector<int> layer_sources_;
+  bool layer_mix_shown_ = false;
   double render_ms_ = 0.0;
   QString device_;
   std::deque<qint64> frame_times_;  // ms timestamps of shown frames
   QElapsedTimer clock_;
   int extra_frames_ = 0;  // ImGui needs a frame or two after input settles
+
+  Tool tool_ = Tool::View;
+  QVector<QPointF> handles_, targets_;
+  QImage mask_;
+  int mask_res_ = 64;
+  bool painting_ = false, erasing_ = false;
 };
 
 }  // namespace gg::ui

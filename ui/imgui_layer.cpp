@@ -137,7 +137,13 @@ void ImGuiLayer::newFrame(QSize logical, double dpr) {
     int w = 0, h = 0;
     io.Fonts->GetTexDataAsAlpha8(&pixels, &w, &h);
   }
+  for (int b = 0; b < 5; ++b)
+    if (release_pending_[b] && press_seen_[b]) {
+      io.MouseDown[b] = false;
+      release_pending_[b] = false;
+    }
   ImGui::NewFrame();
+  for (int b = 0; b < 5; ++b) press_seen_[b] = io.MouseDown[b];
 }
 
 void ImGuiLayer::render() {
@@ -160,7 +166,10 @@ bool ImGuiLayer::mousePress(QMouseEvent* e) {
   ImGuiIO& io = ImGui::GetIO();
   io.MousePos = ImVec2(float(e->position().x()), float(e->position().y()));
   const int b = mouseButtonIndex(e->button());
-  if (b >= 0) io.MouseDown[b] = true;
+  if (b >= 0) {
+    io.MouseDown[b] = true;
+    press_seen_[b] = release_pending_[b] = false;
+  }
   return wantsMouse();
 }
 
@@ -169,7 +178,12 @@ bool ImGuiLayer::mouseRelease(QMouseEvent* e) {
   ImGuiIO& io = ImGui::GetIO();
   io.MousePos = ImVec2(float(e->position().x()), float(e->position().y()));
   const int b = mouseButtonIndex(e->button());
-  if (b >= 0) io.MouseDown[b] = false;
+  if (b >= 0) {
+    if (press_seen_[b] || !io.MouseDown[b])
+      io.MouseDown[b] = false;
+    else
+      release_pending_[b] = true;  // the next frame sees the press, the one after the release
+  }
   return wantsMouse();
 }
 
@@ -214,6 +228,7 @@ void ImGuiLayer::focusOut() {
   ImGuiIO& io = ImGui::GetIO();
   std::fill(std::begin(io.KeysDown), std::end(io.KeysDown), false);
   std::fill(std::begin(io.MouseDown), std::end(io.MouseDown), false);
+  std::fill(std::begin(release_pending_), std::end(release_pending_), false);
   io.KeyCtrl = io.KeyShift = io.KeyAlt = io.KeySuper = false;
 }
 

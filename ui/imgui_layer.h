@@ -58,6 +58,11 @@ class ImGuiLayer {
   bool keyEvent(QKeyEvent* e, bool down);
   ImGuiContext* ctx_ = nullptr;
   bool gl_ready_ = false;
+  // ImGui 1.86 samples io.MouseDown once per frame: a press released before
+  // any frame saw it (a quick click) would be lost. Such a release waits
+  // until one frame has seen the button down.
+  bool press_seen_[5] = {};
+  bool release_pending_[5] = {};
   QElapsedTimer clock_;
   qint64 last_ns_ = 0;
 };

@@ -30,6 +30,9 @@
 #include <QUndoCommand>
 #include <QUndoStack>
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine_worker.h"
 #include "image_io.h"
 #include "image_canvas.h"
@@ -40,6 +43,12 @@
 namespace gg::ui {
 
 namespace {
+// Canvas fractions of the image <-> pixels of the generator's image (pixel centres at integers).
+QPointF toGeneratorPixels(QPointF f, int res) {
+  return {std::clamp(f.x() * res - 0.5, 0.0, res - 1.0), std::clamp(f.y() * res - 0.5, 0.0, res - 1.0)};
+}
+QPointF toFraction(QPointF px, int res) { return {(px.x() + 0.5) / res, (px.y() + 0.5) / res}; }
+
 constexpr int kMaxRecent = 8;
 constexpr int kMaxHistory = 200;
 // Edits of the same kind closer together than this merge into one undo step
@@ -98,22 +107,38 @@ QWidget* scrollable(QWidget* w) {
 QString RenderRequest::describe() const {
   switch (kind) {
     case Kind::Generate:
-      return QObject::tr("“%1” seed %2 ψ %3%4")
+      return QObject::tr("“%1” %2 ψ %3%4%5")
           .arg(source.prompt)
-          .arg(source.latent.isEmpty() ? QString::number(source.seed) : source.latent)
+          .arg(source.latent.isEmpty() ? QObject::tr("seed %1").arg(source.seed)
+                                       : QObject::tr("latent %1").arg(source.latent))
           .arg(psi, 0, 'f', 2)
-          .arg(count > 1 ? QObject::tr(" ×%1").arg(count) : QString());
+          .arg(count > 1 ? QObject::tr(" ×%1").arg(count) : QString())
+          .arg(hasDirection() ? QObject::tr(", %1 × (“%2” − “%3”)")
+                                    .arg(direction_strength, 0, 'f', 2)
+                                    .arg(direction_to.trimmed(), direction_from.trimmed())
+                              : QString());
     case Kind::Mix: {
       int from_b = 0;
       for (int s : layer_sources) from_b += s == 1;
-      return QObject::tr("mix “%1” #%2 with “%3” #%4 (%5 layers from B)")
+      return QObject::tr("mix “%1” #%2 with “%3” #%4 (%5 from B)")
           .arg(a.prompt)
           .arg(a.seed)
           .arg(b.prompt)
           .arg(b.seed)
-          .arg(from_b);
+          .arg(from_b == 1 ? QObject::tr("1 layer") : QObject::tr("%1 layers").arg(from_b));
     }
     case Kind::Interpolate: {
+      // One prompt (the canvas's latent pad): name it once, then the seeds and their weights.
+      bool one_prompt = !sources.isEmpty();
+      for (const Source& s : sources) one_prompt = one_prompt && s.prompt == sources.first().prompt;
+      if (one_prompt && sources.size() > 1) {
+        QStringList seeds, ws;
+        for (int i = 0; i < sources.size(); ++i) {
+          seeds << (sources[i].latent.isEmpty() ? QString::number(sources[i].seed) : sources[i].latent);
+          ws << QString::number(weights.value(i), 'f', 2);
+        }
+        return QObject::tr("“%1” seeds %2 weighted %3").arg(sources.first().prompt, seeds.join(", "), ws.join("/"));
+      }
       QStringList parts;
       for (int i = 0; i < sources.size(); ++i)
         parts << QObject::tr("%1×“%2”").arg(weights.value(i), 0, 'f', 2).arg(sources[i].prompt);
@@ -184,8 +209,17 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
   connect(engine_, &EngineHost::inverted, this, [this](const InvertResult& r) {
     invert_->setRunning(false);
     invert_->setResult(r);
-    showStatus(tr("Inversion done: reconstruction error %1. “Edit the result” uses it in the other panels.")
-                   .arg(r.error, 0, 'g', 4));
+    // The reconstruction on the canvas too (an edit: Save and Undo work on it);
+    // the panels keep their settings until "Edit the result".
+    RenderRequest shown = prompt_->request();
+    shown.kind = RenderRequest::Kind::Generate;
+    shown.source = Source{r.prompt, 0, r.latent};
+    shown.count = 1;
+    shown.direction_strength = 0.0;
+    submit(shown);
+    showStatus(tr("Inversion done: reconstruction MSE %1 (PSNR %2 dB). “Edit the result” uses it in the other panels.")
+                   .arg(r.error, 0, 'g', 3)
+                   .arg(r.psnr, 0, 'f', 1));
   });
   connect(engine_, &EngineHost::exported, this, [this](const QString& path) {
     showStatus(tr("Animation written to %1").arg(path), 10000);
@@ -209,6 +243,14 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
     submit(r);
     showStatus(tr("Recipe restored: %1").arg(r.describe()));
   });
+  connect(engine_, &EngineHost::dragFrame, this, [this](const DragFrame& f) {
+    canvas_->setImage(f.image);
+    QVector<QPointF> handles;
+    for (const QPointF& h : f.handles) handles.append(toFraction(h, model_.resolution));
+    canvas_->setDragPoints(handles, canvas_->dragTargets());
+    drag_->setProgress(f.step, f.steps);
+  });
+  connect(engine_, &EngineHost::dragged, this, &MainWindow::onDragged);
   connect(engine_, &EngineHost::busyChanged, this, [this](bool busy) {
     if (!busy) {
       job_progress_->hide();
@@ -220,13 +262,18 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
   updateTitle();
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+  // Closing hides the docks after this class's members are gone: no more tool updates.
+  for (const char* name : {"Drag", "Style Mix"})
+    if (QDockWidget* d = docks_.value(name)) disconnect(d, nullptr, this, nullptr);
+}
 
 void MainWindow::buildDocks() {
   prompt_ = new PromptPanel;
   mix_ = new StyleMixPanel;
   interp_ = new InterpolatePanel;
   invert_ = new InvertPanel;
+  drag_ = new DragPanel;
   train_ = new TrainPanel;
   const struct {
     const char* name;
@@ -236,6 +283,7 @@ void MainWindow::buildDocks() {
                {"Style Mix", mix_, Qt::RightDockWidgetArea},
                {"Interpolate", interp_, Qt::RightDockWidgetArea},
                {"Invert", invert_, Qt::RightDockWidgetArea},
+               {"Drag", drag_, Qt::RightDockWidgetArea},
                {"Train", train_, Qt::RightDockWidgetArea}};
   QDockWidget* first = nullptr;
   for (const auto& d : docks) {
@@ -290,15 +338,46 @@ void MainWindow::buildDocks() {
   connect(invert_, &InvertPanel::invertRequested, engine_, &EngineHost::invert);
   connect(invert_, &InvertPanel::cancelRequested, engine_, &EngineHost::cancel);
   connect(invert_, &InvertPanel::statusMessage, this, [this](const QString& m) { showStatus(m); });
-  connect(invert_, &InvertPanel::useLatent, this, [this](const QString& latent) {
-    prompt_->setLatent(latent);
+  connect(invert_, &InvertPanel::useLatent, this, [this](const QString& latent, const QString& prompt) {
+    // The latent with its own prompt, one image (not a grid): the canvas shows
+    // the reconstruction. Not generate(): a random seed would drop the latent.
+    RenderRequest r = prompt_->request();
+    r.kind = RenderRequest::Kind::Generate;
+    r.source = Source{prompt, r.source.seed, latent};
+    r.count = 1;
+    r.direction_strength = 0.0;  // the reconstruction itself; a direction can be added afterwards
+    applying_ = true;
+    prompt_->setRequest(r);
     Source a = mix_->sourceA()->source();
+    a.prompt = prompt;
     a.latent = latent;
     mix_->sourceA()->setSource(a);
+    applying_ = false;
     showPanel("Prompt");
-    prompt_->generate();
-    showStatus(tr("Editing the inverted latent %1: Prompt and Style Mix A use it.").arg(latent));
+    submit(r);
+    showStatus(tr("Editing the inverted latent %1 (“%2”): Prompt and Style Mix A use it.").arg(latent, prompt));
   });
+  // Style Mix starts from the image being edited: A is the Prompt panel's
+  // source, B the same prompt with the next seed (until a mix was made).
+  connect(docks_.value("Style Mix"), &QDockWidget::visibilityChanged, this, [this](bool visible) {
+    const Source s = prompt_->request().source;
+    if (!visible || mix_started_ || s.prompt.isEmpty()) return;
+    mix_started_ = true;
+    mix_->sourceA()->setSource(s);
+    mix_->sourceB()->setSource(Source{s.prompt, s.seed + 1, {}});
+  });
+  // Drag tool: the canvas places the points while the Drag tab is shown.
+  connect(docks_.value("Drag"), &QDockWidget::visibilityChanged, this, [this] { updateCanvasTool(); });
+  connect(drag_, &DragPanel::maskModeChanged, this, [this] { updateCanvasTool(); });
+  connect(drag_, &DragPanel::clearPointsRequested, canvas_, &ImageCanvas::clearDragPoints);
+  connect(drag_, &DragPanel::clearMaskRequested, canvas_, &ImageCanvas::clearDragMask);
+  connect(drag_, &DragPanel::startRequested, this, &MainWindow::startDrag);
+  connect(drag_, &DragPanel::stopRequested, this, &MainWindow::stopDrag);
+  connect(canvas_, &ImageCanvas::dragPointsChanged, this, [this] {
+    drag_->setPointCounts(int(canvas_->dragHandles().size()), int(canvas_->dragTargets().size()));
+  });
+  connect(canvas_, &ImageCanvas::dragMaskChanged, this,
+          [this] { drag_->setMaskPainted(!canvas_->dragMask().isNull()); });
   connect(train_, &TrainPanel::statusMessage, this, [this](const QString& m) { showStatus(m, 8000); });
   connect(train_, &TrainPanel::usePackage, this, [this](const QString& dir) { openModel(dir); });
   connect(train_, &TrainPanel::runFinished, this, [this](bool ok, const QString& summary) {
@@ -355,10 +434,11 @@ void MainWindow::buildMenus() {
   overlay->setShortcut(QKeySequence("F2"));
   connect(overlay, &QAction::toggled, canvas_, &ImageCanvas::setOverlayVisible);
   view_menu_->addSeparator();
-  for (const char* name : {"Prompt", "Style Mix", "Interpolate", "Invert", "Train", "History"})
+  for (const char* name : {"Prompt", "Style Mix", "Interpolate", "Invert", "Drag", "Train", "History"})
     view_menu_->addAction(docks_.value(QString::fromLatin1(name))->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Keys, Mouse and Panels"), this, &MainWindow::showHelp)->setShortcut(QKeySequence::HelpContents);
   help->addAction(tr("&About GigaGAN Studio"), this, [this] {
     QMessageBox::about(this, tr("About GigaGAN Studio"),
                        tr("<b>GigaGAN Studio</b> %1<br>A text-to-image GAN (Kang et al., CVPR 2023) you can "
@@ -366,6 +446,33 @@ void MainWindow::buildMenus() {
                           "double-click fits; F2 toggles the overlay.")
                            .arg(QCoreApplication::applicationVersion()));
   });
+}
+
+void MainWindow::showHelp() {
+  if (!help_) {
+    help_ = new QMessageBox(QMessageBox::NoIcon, tr("GigaGAN Studio: keys, mouse and panels"), QString(),
+                            QMessageBox::Close, this);
+    help_->setObjectName("help");
+    help_->setTextFormat(Qt::RichText);
+    help_->setText(tr(
+        "<h3>Keys</h3><table cellspacing='4'>"
+        "<tr><td><b>Ctrl+Enter</b></td><td>generate (the panel you are typing in)</td></tr>"
+        "<tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo an edit</td></tr>"
+        "<tr><td><b>Ctrl+S</b>, <b>Ctrl+Shift+C</b></td><td>save the image (with its recipe), copy it</td></tr>"
+        "<tr><td><b>Ctrl+O</b>, <b>Ctrl+I</b></td><td>open a model, open an image or a recipe</td></tr>"
+        "<tr><td><b>Ctrl+E</b></td><td>export the interpolation as frames, GIF or MP4</td></tr>"
+        "<tr><td><b>Ctrl+0</b>, <b>Ctrl+1</b>, <b>Ctrl&plusmn;</b></td><td>fit, actual pixels, zoom</td></tr>"
+        "<tr><td><b>F2</b></td><td>hide / show the canvas overlay</td></tr></table>"
+        "<h3>Mouse on the canvas</h3><p>The wheel zooms around the pointer, dragging pans, a double click fits. "
+        "The overlay's latent pad blends four seeds; its layer chips toggle Style Mix layers. "
+        "In the Drag tab a click places a handle, the next its target (right click removes, middle button pans). "
+        "Drop a PNG saved by the studio to restore how it was made; drop any other image to invert it.</p>"
+        "<h3>Panels</h3><p><b>Prompt</b>: text, seed, truncation &psi;, grid, upsampling. "
+        "<b>Style Mix</b>: layers from source B. <b>Interpolate</b>: 2-4 prompts on a slider or a pad. "
+        "<b>Invert</b>: find the latent of an image, then edit it. <b>Drag</b>: move points of the image "
+        "(DragGAN). <b>Train</b>: train or fine-tune a model on a dataset.</p>"));
+  }
+  help_->open();
 }
 
 void MainWindow::showPanel(const QString& name) {
@@ -476,12 +583,16 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
   mix_->setModel(info);
   interp_->setModel(info);
   invert_->setModelLoaded(true);
+  drag_->setModelLoaded(true);
+  canvas_->setMaskResolution(info.resolution);
+  canvas_->clearDragPoints();
   canvas_->setLayers(mix_->layerNames(), mix_->layerSources());
   model_label_->setText(tr("%1 · %2 px · %3").arg(info.name).arg(info.resolution).arg(info.device));
   model_label_->setToolTip(tr("%1\n%2\nhash %3").arg(info.folder, info.description, info.hash));
   canvas_->setPlaceholder(tr("Type a prompt and press Ctrl+Enter."));
   updateTitle();
-  showStatus(tr("Loaded %1 (%2 px, %3 layers) on %4.").arg(info.name).arg(info.resolution).arg(info.layers.size()).arg(info.device));
+  const QString layers = info.layers.size() == 1 ? tr("1 layer") : tr("%1 layers").arg(info.layers.size());
+  showStatus(tr("Loaded %1 (%2 px, %3) on %4.").arg(info.name).arg(info.resolution).arg(layers, info.device));
   if (!prompt_->request().source.prompt.isEmpty()) prompt_->generate();
 }
 
@@ -509,6 +620,75 @@ void MainWindow::generate() {
   }
 }
 
+void MainWindow::updateCanvasTool() {
+  QDockWidget* d = docks_.value("Drag");
+  const bool shown = d && d->isVisible() && !d->visibleRegion().isEmpty();
+  canvas_->setTool(!shown ? ImageCanvas::Tool::View
+                          : drag_->maskMode() ? ImageCanvas::Tool::DragMask : ImageCanvas::Tool::DragPoints);
+}
+
+void MainWindow::startDrag() {
+  if (!model_loaded_) {
+    showError(tr("No model loaded: open a model package first (File ▸ Open Model…)."));
+    return;
+  }
+  if (!current_.valid()) {
+    showError(tr("Generate an image first, then drag its points."));
+    return;
+  }
+  if (drag_->running()) return;
+  const QVector<QPointF> handles = canvas_->dragHandles(), targets = canvas_->dragTargets();
+  if (handles.isEmpty() || handles.size() != targets.size()) {
+    showError(tr("Drag: click a handle point on the image, then its target."));
+    return;
+  }
+  const int res = model_.resolution;
+  DragRequest d;
+  d.start = current_.request;
+  for (int i = 0; i < handles.size(); ++i) {
+    d.handles.append(toGeneratorPixels(handles[i], res));
+    d.targets.append(toGeneratorPixels(targets[i], res));
+  }
+  d.mask = canvas_->dragMask();
+  d.steps = drag_->steps();
+  drag_->setRunning(true);
+  drag_->setResultText(QString());
+  engine_->drag(d);
+  showStatus(handles.size() == 1 ? tr("Dragging 1 point…") : tr("Dragging %1 points…").arg(handles.size()));
+}
+
+void MainWindow::stopDrag() {
+  if (drag_->running()) engine_->cancel();
+}
+
+void MainWindow::onDragged(const DragOutcome& o) {
+  drag_->setRunning(false);
+  if (!o.stopped) drag_->setProgress(1, 1);  // finished, early when every handle arrived
+  const int res = model_.resolution;
+  QVector<QPointF> handles;
+  for (const QPointF& h : o.handles) handles.append(toFraction(h, res));
+  canvas_->setImage(o.result.image);
+  canvas_->setDragPoints(handles, canvas_->dragTargets());
+  // The result is an edit (Undo returns to the image before the drag) and the
+  // Prompt and Style Mix panels' source from now on.
+  commit(EditState{o.result.request, o.result.image, o.result.recipe});
+  applying_ = true;
+  prompt_->setRequest(o.result.request);
+  mix_->sourceA()->setSource(o.result.request.source);
+  applying_ = false;
+  double worst = 0;
+  for (int i = 0; i < o.handles.size() && i < canvas_->dragTargets().size(); ++i) {
+    const QPointF d = o.handles[i] - toGeneratorPixels(canvas_->dragTargets()[i], res);
+    worst = std::max(worst, std::hypot(d.x(), d.y()));
+  }
+  const QString how = o.stopped ? tr("Stopped") : o.reached ? tr("Every handle reached its target") : tr("Done");
+  drag_->setResultText(tr("%1 after %2 (%3 s); the farthest handle is %4 px from its target.")
+                           .arg(how, o.steps == 1 ? tr("1 step") : tr("%1 steps").arg(o.steps))
+                           .arg(o.seconds, 0, 'f', 1)
+                           .arg(worst, 0, 'f', 1));
+  showStatus(tr("Drag: %1. Prompt and Style Mix A now use the dragged latent.").arg(how));
+}
+
 void MainWindow::onRendered(const RenderResult& r) {
   canvas_->setImage(r.image);
   canvas_->setPerf(r.ms, model_.device);
@@ -521,21 +701,23 @@ void MainWindow::onRendered(const RenderResult& r) {
 void MainWindow::commit(const EditState& state) {
   const EditState before = current_;
   current_ = state;
+  canvas_->setLayerMixShown(state.request.kind == RenderRequest::Kind::Mix);
+  if (state.request.kind == RenderRequest::Kind::Mix) mix_started_ = true;
   const bool mergeable = state.request.kind != RenderRequest::Kind::Generate && last_commit_.isValid() &&
                          last_commit_.elapsed() < kMergeMs && state.request.kind == last_commit_kind_;
   last_commit_.start();
   last_commit_kind_ = state.request.kind;
   undo_->push(new EditCommand(this, before, state, mergeable));
-  addHistory(state);
+  addHistory(state, mergeable);
   showStatus(state.request.describe(), 4000);
   Q_EMIT stateCommitted(state);
 }
 
-void MainWindow::addHistory(const EditState& state) {
-  // A live drag commits many states; the strip keeps one per resting point.
-  if (!history_states_.isEmpty() && history_states_.last().request.kind == state.request.kind &&
-      state.request.kind != RenderRequest::Kind::Generate && last_commit_.elapsed() < kMergeMs && history_->count() > 0 &&
-      history_->item(history_->count() - 1)->data(Qt::UserRole + 1).toBool()) {
+void MainWindow::addHistory(const EditState& state, bool merge) {
+  // A live slider drag commits many states; the strip keeps one entry for it,
+  // as the undo stack keeps one step (commit decides: same kind, < kMergeMs apart).
+  if (merge && !history_states_.isEmpty() && history_states_.last().request.kind == state.request.kind &&
+      history_->count() > 0 && history_->item(history_->count() - 1)->data(Qt::UserRole + 1).toBool()) {
     history_states_.last() = state;
     QListWidgetItem* item = history_->item(history_->count() - 1);
     item->setIcon(QIcon(crispPixmap(state.image, QSize(64, 64))));
@@ -566,6 +748,7 @@ void MainWindow::applyState(const EditState& state) {
   }
   applying_ = false;
   canvas_->setImage(state.image);
+  canvas_->setLayerMixShown(state.request.kind == RenderRequest::Kind::Mix);
   current_ = state;
 }
 
@@ -586,12 +769,13 @@ void MainWindow::onFailed(const QString& op, const QString& message, quint64) {
     return;
   }
   if (op == "invert") invert_->setRunning(false);
+  if (op == "drag") drag_->setRunning(false);
   if (op == "export" || op == "invert") {
     job_progress_->hide();
     job_cancel_->hide();
   }
   showError(tr("%1 failed: %2").arg(op == "render" ? tr("Rendering") : op == "invert" ? tr("Inversion")
-                                    : op == "export" ? tr("Export") : tr("Recipe"),
+                                    : op == "export" ? tr("Export") : op == "drag" ? tr("Drag") : tr("Recipe"),
                                     message));
 }
 

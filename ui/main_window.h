@@ -15,6 +15,7 @@ class QLabel;
 class QListWidget;
 class QListWidgetItem;
 class QMenu;
+class QMessageBox;
 class QProgressBar;
 class QToolButton;
 class QUndoStack;
@@ -28,6 +29,7 @@ class PromptPanel;
 class StyleMixPanel;
 class InterpolatePanel;
 class InvertPanel;
+class DragPanel;
 class TrainPanel;
 
 // One state of the canvas: what was asked, what came out.
@@ -67,6 +69,7 @@ class MainWindow : public QMainWindow {
   StyleMixPanel* styleMixPanel() const { return mix_; }
   InterpolatePanel* interpolatePanel() const { return interp_; }
   InvertPanel* invertPanel() const { return invert_; }
+  DragPanel* dragPanel() const { return drag_; }
   TrainPanel* trainPanel() const { return train_; }
   QUndoStack* undoStack() const { return undo_; }
   QListWidget* historyList() const { return history_; }
@@ -79,6 +82,11 @@ class MainWindow : public QMainWindow {
 
  public Q_SLOTS:
   void generate();  // Ctrl+Enter: the active panel's request
+  // Drag tool: starts the drag of the canvas's points on the current image / stops it.
+  void startDrag();
+  void stopDrag();
+  // Help ▸ Keys, Mouse and Panels (F1): a short page, window-modal, not blocking.
+  void showHelp();
   void openModelDialog();
   void saveImageDialog();
   void copyImage();
@@ -108,9 +116,11 @@ class MainWindow : public QMainWindow {
   void onModelLoaded(const ModelInfo& info);
   void onProgress(const QString& op, int step, int total, double value);
   void commit(const EditState& state);
-  void addHistory(const EditState& state);
+  void addHistory(const EditState& state, bool merge);
   void openDroppedFile(const QString& path);
   void latentPadMoved(quint64 seed, QPointF pos);
+  void updateCanvasTool();
+  void onDragged(const DragOutcome& outcome);
   void updateTitle();
 
   EngineHost* engine_ = nullptr;
@@ -119,12 +129,14 @@ class MainWindow : public QMainWindow {
   StyleMixPanel* mix_ = nullptr;
   InterpolatePanel* interp_ = nullptr;
   InvertPanel* invert_ = nullptr;
+  DragPanel* drag_ = nullptr;
   TrainPanel* train_ = nullptr;
   QListWidget* history_ = nullptr;
   QVector<EditState> history_states_;
   QUndoStack* undo_ = nullptr;
   QMap<QString, QDockWidget*> docks_;
   QMenu* recent_menu_ = nullptr;
+  QMessageBox* help_ = nullptr;
   QMenu* view_menu_ = nullptr;
   QLabel* model_label_ = nullptr;
   QLabel* perf_label_ = nullptr;
@@ -139,6 +151,7 @@ class MainWindow : public QMainWindow {
   RenderRequest::Kind last_commit_kind_ = RenderRequest::Kind::Generate;
   QString last_status_;
   bool applying_ = false;  // applyState in progress: panel signals are not edits
+  bool mix_started_ = false;  // a style mix was made (Style Mix keeps its own sources from then on)
 };
 
 }  // namespace gg::ui

@@ -64,6 +64,7 @@ QSpinBox* makeSeedSpin(QWidget* parent) {
   auto* s = new QSpinBox(parent);
   s->setRange(0, kMaxSeed);
   s->setPrefix(QObject::tr("seed "));
+  s->setKeyboardTracking(false);  // a typed seed renders once, on Enter
   s->setMinimumWidth(110);
   s->setMaximumWidth(130);
   return s;
@@ -113,6 +114,8 @@ Source SourceEditor::source() const { return Source{prompt_->text().trimmed(), q
 void SourceEditor::setSource(const Source& s) {
   const QSignalBlocker b1(prompt_), b2(seed_);
   prompt_->setText(s.prompt);
+  prompt_->setCursorPosition(0);  // a long prompt shows its start, not its tail
+  prompt_->setToolTip(s.prompt);
   seed_->setValue(int(std::min<quint64>(s.seed, kMaxSeed)));
   latent_ = s.latent;
   seed_->setToolTip(latent_.isEmpty() ? QString() : tr("Using the inverted latent %1").arg(latent_));
@@ -146,13 +149,14 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent) {
   connect(dice, &QToolButton::clicked, this, &PromptPanel::rollSeed);
   connect(seed_, &QSpinBox::valueChanged, this, [this] {
     latent_.clear();
-    latent_label_->hide();
+    latent_label_->clear();
     emitLive();
   });
   form->addRow(tr("Seed"), seed_row);
   latent_label_ = new QLabel(this);
   latent_label_->setStyleSheet("color: #e0a040;");
-  latent_label_->hide();
+  // Always in the layout (empty without a latent): the rows below never jump.
+  latent_label_->setMinimumHeight(latent_label_->fontMetrics().lineSpacing());
   form->addRow(QString(), latent_label_);
 
   auto* psi_row = new QWidget(this);
@@ -165,6 +169,9 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent) {
   psi_->setSingleStep(0.05);
   psi_->setDecimals(2);
   psi_->setToolTip(tr("Truncation psi: 0 = the prompt's mean image, 1 = no truncation"));
+  // A typed value renders once, on Enter or when the field loses focus (not at
+  // every keystroke: each would be a history entry).
+  psi_->setKeyboardTracking(false);
   psi_slider_->setToolTip(psi_->toolTip());
   pl->addWidget(psi_slider_, 1);
   pl->addWidget(psi_);
@@ -195,6 +202,50 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent) {
   gl->addWidget(upsample_);
   form->addRow(tr("Grid"), grid_row);
 
+  // Latent direction between two prompts (the engine's directions), live.
+  auto* dir_row = new QWidget(this);
+  auto* dl = new QHBoxLayout(dir_row);
+  dl->setContentsMargins(0, 0, 0, 0);
+  direction_from_ = new QLineEdit(this);
+  direction_to_ = new QLineEdit(this);
+  direction_from_->setPlaceholderText(tr("from, e.g. noto style"));
+  direction_to_->setPlaceholderText(tr("to, e.g. twemoji style"));
+  direction_from_->setToolTip(tr("Direction: moves w by strength × (mean w of “to” − mean w of “from”)"));
+  direction_to_->setToolTip(direction_from_->toolTip());
+  dl->addWidget(direction_from_, 1);
+  dl->addWidget(new QLabel(QStringLiteral("→"), this));
+  dl->addWidget(direction_to_, 1);
+  form->addRow(tr("Direction"), dir_row);
+  for (QLineEdit* e : {direction_from_, direction_to_})
+    connect(e, &QLineEdit::editingFinished, this, [this] {
+      if (strength_->value() != 0.0) emitLive();
+    });
+  auto* strength_row = new QWidget(this);
+  auto* stl = new QHBoxLayout(strength_row);
+  stl->setContentsMargins(0, 0, 0, 0);
+  strength_slider_ = new QSlider(Qt::Horizontal, this);
+  strength_slider_->setRange(-300, 300);
+  strength_ = new QDoubleSpinBox(this);
+  strength_->setRange(-3.0, 3.0);
+  strength_->setSingleStep(0.1);
+  strength_->setDecimals(2);
+  strength_->setKeyboardTracking(false);
+  strength_->setToolTip(tr("Strength of the direction (0 = off; negative goes the other way)"));
+  strength_slider_->setToolTip(strength_->toolTip());
+  stl->addWidget(strength_slider_, 1);
+  stl->addWidget(strength_);
+  connect(strength_slider_, &QSlider::valueChanged, this, [this](int v) {
+    const QSignalBlocker b(strength_);
+    strength_->setValue(v / 100.0);
+    emitLive();
+  });
+  connect(strength_, &QDoubleSpinBox::valueChanged, this, [this](double v) {
+    const QSignalBlocker b(strength_slider_);
+    strength_slider_->setValue(int(std::lround(v * 100)));
+    emitLive();
+  });
+  form->addRow(tr("Strength"), strength_row);
+
   generate_ = new QPushButton(tr("Generate"), this);
   generate_->setDefault(true);
   generate_->setToolTip(tr("Generate (Ctrl+Enter)"));
@@ -210,6 +261,9 @@ RenderRequest PromptPanel::request() const {
   r.psi = psi_->value();
   r.count = count_->value();
   r.upsample = upsample_->isEnabled() && upsample_->isChecked();
+  r.direction_from = direction_from_->text().trimmed();
+  r.direction_to = direction_to_->text().trimmed();
+  r.direction_strength = strength_->value();
   return r;
 }
 
@@ -222,6 +276,15 @@ void PromptPanel::setRequest(const RenderRequest& r) {
   count_->setValue(r.count);
   upsample_->setChecked(r.upsample);
   setLatent(r.source.latent);
+  setDirection(r.direction_from, r.direction_to, r.direction_strength);
+}
+
+void PromptPanel::setDirection(const QString& from, const QString& to, double strength) {
+  const QSignalBlocker b1(direction_from_), b2(direction_to_), b3(strength_), b4(strength_slider_);
+  direction_from_->setText(from);
+  direction_to_->setText(to);
+  strength_->setValue(strength);
+  strength_slider_->setValue(int(std::lround(strength * 100)));
 }
 
 void PromptPanel::setModel(const ModelInfo& info) {
@@ -266,8 +329,8 @@ void PromptPanel::setPsi(double psi) {
 
 void PromptPanel::setLatent(const QString& latent) {
   latent_ = latent;
-  latent_label_->setText(tr("Using inverted latent %1 (change the seed to leave it)").arg(latent));
-  latent_label_->setVisible(!latent.isEmpty());
+  latent_label_->setText(latent.isEmpty() ? QString()
+                                          : tr("Using the latent %1 (change the seed to leave it)").arg(latent));
 }
 
 void PromptPanel::rollSeed() { seed_->setValue(randomSeed()); }
@@ -277,7 +340,7 @@ void PromptPanel::generate() {
     const QSignalBlocker b(seed_);
     seed_->setValue(randomSeed());
     latent_.clear();
-    latent_label_->hide();
+    latent_label_->clear();
   }
   const QString p = prompt_->currentText().trimmed();
   if (!p.isEmpty()) {
@@ -667,6 +730,9 @@ InvertPanel::InvertPanel(QWidget* parent) : QWidget(parent) {
   root->addLayout(images);
   info_ = new QLabel(this);
   info_->setWordWrap(true);
+  // Three lines reserved: the result text does not push the rows below it.
+  info_->setMinimumHeight(3 * info_->fontMetrics().lineSpacing());
+  info_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
   root->addWidget(info_);
 
   auto* form = new QFormLayout;
@@ -684,6 +750,7 @@ InvertPanel::InvertPanel(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Steps"), steps_);
   space_ = new QComboBox(this);
   space_->addItems({tr("W (one w, easy to edit)"), tr("W+ (one w per layer, closer)")});
+  space_->setCurrentIndex(1);  // as `gigagan invert`: W+ reconstructs better
   form->addRow(tr("Space"), space_);
   pti_ = new QCheckBox(tr("Pivotal tuning (PTI)"), this);
   pti_->setToolTip(tr("Fine-tunes a copy of the generator around the found latent (slower, closer)"));
@@ -707,7 +774,7 @@ InvertPanel::InvertPanel(QWidget* parent) : QWidget(parent) {
   use_ = new QPushButton(tr("Edit the result"), this);
   use_->setToolTip(tr("Use the inverted latent as the Prompt and Style Mix source"));
   use_->setEnabled(false);
-  connect(use_, &QPushButton::clicked, this, [this] { Q_EMIT useLatent(latent_); });
+  connect(use_, &QPushButton::clicked, this, [this] { Q_EMIT useLatent(latent_, prompt_used_); });
   root->addWidget(use_);
   root->addStretch();
 }
@@ -761,9 +828,11 @@ void InvertPanel::setProgress(int step, int total, double value) {
 void InvertPanel::setResult(const InvertResult& r) {
   latent_ = r.latent;
   result_->setPixmap(crispPixmap(r.reconstruction, result_->size() - QSize(4, 4)));
-  info_->setText(tr("Reconstruction error %1 (the prompt's mean w: %2), %3 s; latent %4.")
-                     .arg(r.error, 0, 'g', 4)
-                     .arg(r.mean_error, 0, 'g', 4)
+  prompt_used_ = r.prompt;
+  info_->setText(tr("Reconstruction MSE %1 (PSNR %2 dB); the prompt's mean w: MSE %3. %4 s; latent %5.")
+                     .arg(r.error, 0, 'g', 3)
+                     .arg(r.psnr, 0, 'f', 1)
+                     .arg(r.mean_error, 0, 'g', 3)
                      .arg(r.seconds, 0, 'f', 1)
                      .arg(r.latent));
   use_->setEnabled(!latent_.isEmpty());
@@ -792,6 +861,115 @@ void InvertPanel::dragEnterEvent(QDragEnterEvent* e) {
 void InvertPanel::dropEvent(QDropEvent* e) {
   const QList<QUrl> urls = e->mimeData()->urls();
   if (!urls.isEmpty() && urls.first().isLocalFile()) setImagePath(urls.first().toLocalFile());
+}
+
+// ---- DragPanel
+
+DragPanel::DragPanel(QWidget* parent) : QWidget(parent) {
+  auto* root = new QVBoxLayout(this);
+  hint_ = new QLabel(tr("Click a point of the image (a handle, red), then where it should go (its target, blue). "
+                        "Add as many pairs as you like; a right click removes the last point, the middle button "
+                        "pans."),
+                     this);
+  hint_->setWordWrap(true);
+  root->addWidget(hint_);
+  points_ = new QLabel(this);
+  points_->setWordWrap(true);
+  root->addWidget(points_);
+
+  auto* mask_row = new QHBoxLayout;
+  mask_ = new QCheckBox(tr("Paint mask"), this);
+  mask_->setToolTip(tr("Paint the region allowed to move (left button; right erases). Without a mask everything may "
+                       "move; with one, the rest is held in place."));
+  connect(mask_, &QCheckBox::toggled, this, &DragPanel::maskModeChanged);
+  clear_mask_ = new QPushButton(tr("Clear mask"), this);
+  connect(clear_mask_, &QPushButton::clicked, this, &DragPanel::clearMaskRequested);
+  mask_row->addWidget(mask_, 1);
+  mask_row->addWidget(clear_mask_);
+  root->addLayout(mask_row);
+  clear_points_ = new QPushButton(tr("Clear points"), this);
+  connect(clear_points_, &QPushButton::clicked, this, &DragPanel::clearPointsRequested);
+  root->addWidget(clear_points_);
+
+  auto* form = new QFormLayout;
+  steps_ = new QSpinBox(this);
+  steps_->setRange(1, 2000);
+  steps_->setValue(200);
+  steps_->setSingleStep(50);
+  steps_->setToolTip(tr("Optimisation steps at most; the drag stops early once every handle reached its target"));
+  form->addRow(tr("Steps"), steps_);
+  root->addLayout(form);
+
+  auto* buttons = new QHBoxLayout;
+  start_ = new QPushButton(tr("Start"), this);
+  stop_ = new QPushButton(tr("Stop"), this);
+  connect(start_, &QPushButton::clicked, this, &DragPanel::startRequested);
+  connect(stop_, &QPushButton::clicked, this, &DragPanel::stopRequested);
+  buttons->addWidget(start_, 1);
+  buttons->addWidget(stop_);
+  root->addLayout(buttons);
+  progress_ = new QProgressBar(this);
+  progress_->setRange(0, 1);
+  progress_->setValue(0);
+  root->addWidget(progress_);
+  result_ = new QLabel(this);
+  result_->setWordWrap(true);
+  // Two lines reserved: the result text does not push the rows below it.
+  result_->setMinimumHeight(2 * result_->fontMetrics().lineSpacing());
+  result_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+  root->addWidget(result_);
+  root->addStretch();
+  updateState();
+}
+
+int DragPanel::steps() const { return steps_->value(); }
+void DragPanel::setSteps(int steps) { steps_->setValue(steps); }
+bool DragPanel::maskMode() const { return mask_->isChecked(); }
+
+void DragPanel::setPointCounts(int handles, int targets) {
+  handles_ = handles;
+  targets_ = targets;
+  updateState();
+}
+
+void DragPanel::setMaskPainted(bool painted) {
+  mask_painted_ = painted;
+  updateState();
+}
+
+void DragPanel::setModelLoaded(bool loaded) {
+  model_loaded_ = loaded;
+  updateState();
+}
+
+void DragPanel::setRunning(bool running) {
+  running_ = running;
+  if (running) progress_->setValue(0);
+  updateState();
+}
+
+void DragPanel::setProgress(int step, int total) {
+  progress_->setRange(0, std::max(1, total));
+  progress_->setValue(step);
+}
+
+void DragPanel::setResultText(const QString& text) { result_->setText(text); }
+
+void DragPanel::updateState() {
+  const int pairs = std::min(handles_, targets_);
+  const QString count = pairs == 1 ? tr("1 pair") : tr("%1 pairs").arg(pairs);
+  if (handles_ == 0)
+    points_->setText(tr("No points yet."));
+  else if (handles_ > targets_)
+    points_->setText(tr("%1; now click the target of the last handle.").arg(count));
+  else
+    points_->setText(tr("%1.").arg(count));
+  start_->setEnabled(model_loaded_ && !running_ && pairs > 0 && handles_ == targets_);
+  stop_->setEnabled(running_);
+  clear_points_->setEnabled(!running_ && handles_ > 0);
+  clear_mask_->setEnabled(!running_ && mask_painted_);
+  mask_->setEnabled(!running_);
+  steps_->setEnabled(!running_);
 }
 
 }  // namespace gg::ui

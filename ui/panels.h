@@ -56,6 +56,8 @@ class PromptPanel : public QWidget {
   void setPsi(double psi);  // no signal
   void setUpsample(bool on);  // no signal; ignored while the model has no upsampler
   void setLatent(const QString& latent);  // an inverted latent replaces the seed's w ("" to clear)
+  // A latent direction (mean w of `to` - mean w of `from`) times `strength`; no signal.
+  void setDirection(const QString& from, const QString& to, double strength);
   QComboBox* promptBox() const { return prompt_; }
 
  public Q_SLOTS:
@@ -76,6 +78,10 @@ class PromptPanel : public QWidget {
   QDoubleSpinBox* psi_;
   QSpinBox* count_;
   QCheckBox* upsample_;
+  QLineEdit* direction_from_;
+  QLineEdit* direction_to_;
+  QSlider* strength_slider_;
+  QDoubleSpinBox* strength_;
   QLabel* latent_label_;
   QPushButton* generate_;
   QString latent_;
@@ -208,8 +214,9 @@ class InvertPanel : public QWidget {
  Q_SIGNALS:
   void invertRequested(const QString& path, const QString& prompt, int steps, bool plus, bool pti);
   void cancelRequested();
-  // "Edit": use the inverted latent as the prompt panel's / Style Mix A's source.
-  void useLatent(const QString& latent);
+  // "Edit": use the inverted latent, under the prompt it was found with, as the
+  // Prompt panel's / Style Mix A's source.
+  void useLatent(const QString& latent, const QString& prompt);
   void statusMessage(const QString& text);
 
  protected:
@@ -230,6 +237,55 @@ class InvertPanel : public QWidget {
   QProgressBar* progress_;
   QString path_;
   QString latent_;
+  QString prompt_used_;
+  bool model_loaded_ = false;
+  bool running_ = false;
+};
+
+// The Drag tool (DragGAN point editing, Pan et al. SIGGRAPH 2023): the points
+// and the mask are placed on the canvas (ImageCanvas's drag tools); the panel
+// picks the tool, the steps, and starts / stops the optimisation, which
+// updates the canvas live. The result is an edit like any other (Undo returns
+// to the image before the drag) whose W+ latent the Prompt and Style Mix
+// panels then use.
+class DragPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit DragPanel(QWidget* parent = nullptr);
+  int steps() const;
+  void setSteps(int steps);
+  bool maskMode() const;   // "Paint mask" is on: the canvas paints instead of placing points
+  void setPointCounts(int handles, int targets);  // updates the hint and Start
+  void setMaskPainted(bool painted);
+  void setModelLoaded(bool loaded);
+  void setRunning(bool running);
+  bool running() const { return running_; }
+  void setProgress(int step, int total);
+  void setResultText(const QString& text);
+  QPushButton* startButton() const { return start_; }
+  QPushButton* stopButton() const { return stop_; }
+
+ Q_SIGNALS:
+  void startRequested();
+  void stopRequested();
+  void maskModeChanged(bool on);
+  void clearPointsRequested();
+  void clearMaskRequested();
+
+ private:
+  void updateState();
+  QLabel* hint_;
+  QLabel* points_;
+  QCheckBox* mask_;
+  QPushButton* clear_points_;
+  QPushButton* clear_mask_;
+  QSpinBox* steps_;
+  QPushButton* start_;
+  QPushButton* stop_;
+  QProgressBar* progress_;
+  QLabel* result_;
+  int handles_ = 0, targets_ = 0;
+  bool mask_painted_ = false;
   bool model_loaded_ = false;
   bool running_ = false;
 };

@@ -5,6 +5,7 @@
 #include <QImage>
 #include <QJsonObject>
 #include <QMetaType>
+#include <QPointF>
 #include <QString>
 #include <QStringList>
 #include <QVector>
@@ -30,6 +31,14 @@ struct RenderRequest {
   int count = 1;
   double psi = 1.0;
   bool upsample = false;
+  // Generate: a latent direction added to every layer's w, strength x
+  // (mean w of direction_to - mean w of direction_from); off when a prompt is
+  // empty or the strength is 0.
+  QString direction_from, direction_to;
+  double direction_strength = 0.0;
+  bool hasDirection() const {
+    return !direction_from.trimmed().isEmpty() && !direction_to.trimmed().isEmpty() && direction_strength != 0.0;
+  }
 
   // Mix: per-slot source (0 = A, 1 = B) for w and for the text, separately switchable.
   Source a, b;
@@ -71,10 +80,37 @@ struct ModelInfo {
 // Inversion progress and result.
 struct InvertResult {
   QString latent;        // id to use in Source::latent
+  QString prompt;        // the text conditioning the latent was found under
   QImage target;         // the image inverted (at the model's resolution)
   QImage reconstruction;
   double error = 0.0;       // mean squared error of the reconstruction (pixels in [-1, 1])
+  double psnr = 0.0;        // dB, pixels on the [0, 1] scale
   double mean_error = 0.0;  // the same for the prompt's mean w (where the search started)
+  double seconds = 0.0;
+};
+
+// A drag edit (DragGAN point editing): handle -> target pairs in pixels of
+// the generator's image (x right, y down, 0 = the centre of the first pixel).
+struct DragRequest {
+  RenderRequest start;               // the image being edited (one image, not a grid)
+  QVector<QPointF> handles, targets;
+  QImage mask;                       // white where the image may move (any size, scaled); null: everywhere
+  int steps = 200;
+};
+
+// A live frame of a drag, or its end.
+struct DragFrame {
+  int step = 0, steps = 0;
+  QImage image;                      // null for steps that were not rendered
+  QVector<QPointF> handles;          // tracked positions (generator pixels)
+};
+
+struct DragOutcome {
+  RenderResult result;               // a Generate request whose source holds the W+ latent
+  QVector<QPointF> handles;          // where the handles ended (generator pixels)
+  int steps = 0;
+  bool reached = false;              // every handle within 1 px of its target
+  bool stopped = false;              // Stop was pressed
   double seconds = 0.0;
 };
 
@@ -84,3 +120,6 @@ Q_DECLARE_METATYPE(gg::ui::RenderRequest)
 Q_DECLARE_METATYPE(gg::ui::RenderResult)
 Q_DECLARE_METATYPE(gg::ui::ModelInfo)
 Q_DECLARE_METATYPE(gg::ui::InvertResult)
+Q_DECLARE_METATYPE(gg::ui::DragRequest)
+Q_DECLARE_METATYPE(gg::ui::DragFrame)
+Q_DECLARE_METATYPE(gg::ui::DragOutcome)

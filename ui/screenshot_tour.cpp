@@ -11,6 +11,8 @@
 #include <QTextStream>
 #include <QTimer>
 
+#include <cstring>
+
 #include "engine_worker.h"
 #include "image_canvas.h"
 #include "main_window.h"
@@ -120,6 +122,30 @@ int runScreenshotTour(MainWindow& w, const QString& out_dir, const QString& data
   waitSignal(w.engine(), &EngineHost::inverted, 300000);
   if (!grab(w, out_dir + "/invert.png", log)) ++failures;
 
+  // Drag: one image, two handles pulled apart, then the result with its arrows.
+  w.showPanel("Prompt");
+  RenderRequest one = w.promptPanel()->request();
+  one.count = 1;
+  one.upsample = false;
+  one.source = Source{samples.value(0, "cat face, noto style"), 7, {}};
+  w.promptPanel()->setRequest(one);
+  w.promptPanel()->generate();
+  waitSignal(&w, &MainWindow::stateCommitted, 60000);
+  w.showPanel("Drag");
+  settle(200);
+  w.canvas()->setDragPoints({QPointF(0.3, 0.4), QPointF(0.7, 0.4)}, {QPointF(0.2, 0.3), QPointF(0.8, 0.3)});
+  Q_EMIT w.canvas()->dragPointsChanged();
+  QImage movable(64, 64, QImage::Format_Grayscale8);  // the top 60 % may move, the rest is dimmed and held
+  movable.fill(Qt::black);
+  for (int y = 0; y < 38; ++y) std::memset(movable.scanLine(y), 255, 64);
+  w.canvas()->setDragMask(movable);
+  Q_EMIT w.canvas()->dragMaskChanged();
+  if (!grab(w, out_dir + "/drag-points.png", log)) ++failures;
+  w.dragPanel()->setSteps(120);
+  w.startDrag();
+  waitSignal(w.engine(), &EngineHost::dragged, 120000);
+  if (!grab(w, out_dir + "/drag.png", log)) ++failures;
+
   // Train: a short tiny run on `data`, followed live.
   w.showPanel("Train");
   if (!data.isEmpty()) {
@@ -149,6 +175,16 @@ int runScreenshotTour(MainWindow& w, const QString& out_dir, const QString& data
   const bool ok = canvas.save(out_dir + "/canvas.png");
   log << (ok ? "wrote " : "FAILED ") << out_dir << "/canvas.png\n";
   if (!ok) ++failures;
+
+  // Help ▸ Keys, Mouse and Panels.
+  w.showHelp();
+  settle(300);
+  if (auto* help = w.findChild<QWidget*>("help")) {
+    const bool saved = help->grab().toImage().save(out_dir + "/help.png");
+    log << (saved ? "wrote " : "FAILED ") << out_dir << "/help.png\n";
+    if (!saved) ++failures;
+    help->close();
+  }
   return failures == 0 ? 0 : 1;
 }
 

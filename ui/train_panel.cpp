@@ -271,6 +271,22 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), process_(new TrainPro
   connect(process_, &TrainProcess::stateChanged, this, &TrainPanel::onState);
   connect(process_, &TrainProcess::finished, this, &TrainPanel::onFinished);
   connect(process_, &TrainProcess::logLine, log_, &QPlainTextEdit::appendPlainText);
+
+  // Each preset brings a CLIP whose text tower fits it (tiny: its own random
+  // 2-layer CLIP; emoji64: the shipped model's) and a length that fits it; a
+  // CLIP or length chosen for a preset comes back with it. A config path
+  // leaves both to the user.
+  connect(config_, &QComboBox::currentTextChanged, this, [this](const QString& text) {
+    const QString p = text.trimmed();
+    if ((p != "tiny" && p != "emoji64") || p == preset_) return;
+    preset_clip_[preset_] = clip_->text().trimmed();
+    preset_images_[preset_] = images_k_->value();
+    preset_ = p;
+    const QString current = clip_->text().trimmed();
+    clip_->setText(preset_clip_.value(p, p == "tiny" ? QStringLiteral("random")
+                                         : current == "random" ? QString() : current));
+    images_k_->setValue(preset_images_.value(p, p == "tiny" ? 8192 : 200000));
+  });
 }
 
 QString TrainPanel::defaultRunFolder() const {

@@ -108,6 +108,10 @@ class TrainPanel : public QWidget {
   QString latest_sample_;
   QString run_dir_;
   QStringList extra_;  // further trainer arguments (setSettings), kept as given
+  // The preset shown, and the CLIP and length last used with each preset.
+  QString preset_ = QStringLiteral("emoji64");
+  QMap<QString, QString> preset_clip_;
+  QMap<QString, int> preset_images_;
 };
 
 }  // namespace gg::ui

@@ -21,7 +21,8 @@ std::vector<double> normalize_weights(const std::vector<double>& weights, size_t
                       std::to_string(weights.size()));
   double sum = 0;
   for (double w : weights) {
-    if (!std::isfinite(w) || w < 0) throw ConfigError(what + ": weights must be finite and >= 0");
+    if (!std::isfinite(w) || w < 0 || w > 1e6)
+      throw ConfigError(what + ": weights must be finite and in [0, 1e6] (the limit)");
     sum += w;
   }
   if (sum <= 0) throw ConfigError(what + ": the weights sum to 0");

@@ -282,16 +282,38 @@ void Engine::set_noise(const std::string& noise) {
   pkg_.generator->synthesis->noise_mode = parse_noise_mode(noise);
 }
 
+namespace {
+
+// The final check on what the engine renders: a non-finite pixel would be
+// written as black with exit 0. Names the cause: a non-finite latent (from
+// psi, a direction's strength or a recipe's latent) or the network itself.
+void check_finite_output(const torch::Tensor& image, const torch::Tensor& w, const torch::Tensor& t,
+                         const char* network) {
+  if (torch::isfinite(image).all().item<bool>()) return;
+  if (w.defined() && !torch::isfinite(w).all().item<bool>())
+    throw ConfigError(std::string("the rendered image is not finite (NaN or Inf) because its latent w is not: a "
+                                  "truncation psi, direction strength or latent value too large overflowed"));
+  if (t.defined() && !torch::isfinite(t).all().item<bool>())
+    throw ConfigError("the rendered image is not finite (NaN or Inf) because its text conditioning is not "
+                      "(the text encoder's weights may be corrupt)");
+  throw ConfigError(std::string("the ") + network + " produced non-finite pixels (NaN or Inf) from a finite "
+                    "latent: its weights are corrupt or overflow for this latent; nothing was written");
+}
+
+}  // namespace
+
 Rendered Engine::synthesize(const Conditioning& c) {
   c10::InferenceMode inference;
   Rendered r;
   r.image = pkg_.generator->synthesize(c.ws, c.t_locals)[0];
+  check_finite_output(r.image, c.ws, c.t_locals, "generator");
   if (c.up_w.defined()) {
     std::vector<torch::Tensor> noise;
     for (int64_t i = 0; i < r.image.size(0); ++i)
       noise.push_back(UpsamplerImpl::make_input_noise(r.image.narrow(0, i, 1), c.up_seeds.at(i)));
     const auto nz = noise.size() == 1 ? noise[0] : torch::cat(noise, 0);
     r.upsampled = pkg_.upsampler->synthesize(r.image, c.up_w, c.up_t, true, nz)[0];
+    check_finite_output(r.upsampled, c.up_w, c.up_t, "upsampler");
   }
   return r;
 }
@@ -302,6 +324,9 @@ Rendered Engine::render(const Recipe& recipe, bool allow_other_model) {
 
 Rendered Engine::render_batch(const std::vector<Recipe>& cells, bool allow_other_model) {
   if (cells.empty()) throw ConfigError("nothing to render (no recipe)");
+  RecipeGrid limits;  // cells and distinct prompts within the grid limits, before any work
+  limits.cells = cells;
+  limits.validate();
   for (const auto& r : cells) {
     check_model(r, allow_other_model);
     if (r.noise != cells[0].noise || r.upsample != cells[0].upsample)
@@ -330,7 +355,10 @@ torch::Tensor Engine::upsample(const torch::Tensor& images, const std::vector<So
   std::vector<torch::Tensor> noise;
   for (int64_t i = 0; i < img.size(0); ++i)
     noise.push_back(UpsamplerImpl::make_input_noise(img.narrow(0, i, 1), c.up_seeds[i]));
-  return pkg_.upsampler->synthesize(img, torch::cat(ws, 0), torch::cat(ts, 0), true, torch::cat(noise, 0))[0];
+  const auto up_w = torch::cat(ws, 0), up_t = torch::cat(ts, 0);
+  auto out = pkg_.upsampler->synthesize(img, up_w, up_t, true, torch::cat(noise, 0))[0];
+  check_finite_output(out, up_w, up_t, "upsampler");
+  return out;
 }
 
 void Engine::begin_weight_edit() {

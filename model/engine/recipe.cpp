@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <sstream>
 
 #include "errors.h"
+#include "utf8.h"
 
 namespace gg {
 
@@ -64,6 +67,36 @@ T field(const json& j, const char* key, const T& fallback, const std::string& wh
   }
 }
 
+// Strict numbers: no wrap-around (-1 -> 2^64-1, 2^32+4096 -> 4096) and no
+// float-to-integer overflow (1e30 -> undefined behaviour).
+uint64_t uint_field(const json& j, const char* key, uint64_t fallback, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key];
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
+    throw ConfigError(where + "." + key + ": expected an integer in [0, 2^64 - 1], got " + v.dump());
+  return v.get<uint64_t>();
+}
+
+int int_field(const json& j, const char* key, int fallback, const std::string& where, int64_t lo, int64_t hi) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key];
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (!v.is_number_integer()) throw ConfigError(where + "." + key + ": expected an integer in " + range + ", got " + v.dump());
+  const bool in = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                         : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!in) throw ConfigError(where + "." + key + ": must be in " + range + " (the limit), got " + v.dump());
+  return static_cast<int>(v.get<int64_t>());
+}
+
+double number_field(const json& j, const char* key, double fallback, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key];
+  if (!v.is_number()) throw ConfigError(where + "." + key + ": expected a number, got " + v.dump());
+  const double d = v.get<double>();
+  if (!std::isfinite(d)) throw ConfigError(where + "." + key + ": expected a finite number, got " + v.dump());
+  return d;
+}
+
 void check_keys(const json& j, std::initializer_list<const char*> known, const std::string& where) {
   if (!j.is_object()) throw ConfigError(where + ": expected a JSON object, got " + std::string(j.type_name()));
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -73,20 +106,27 @@ void check_keys(const json& j, std::initializer_list<const char*> known, const s
   }
 }
 
-std::vector<double> weights_from_json(const json& j, const std::string& where) {
+std::vector<double> weights_from_json(const json& j, size_t sources, const std::string& where) {
   // A number n means "source n alone"; a list gives one weight per source.
   if (j.is_number_integer()) {
-    const int i = j.get<int>();
-    if (i < 0) throw ConfigError(where + ": source index must be >= 0");
-    std::vector<double> w(static_cast<size_t>(i) + 1, 0.0);
+    if ((!j.is_number_unsigned() && j.get<int64_t>() < 0) || j.get<uint64_t>() >= sources)
+      throw ConfigError(where + ": source index " + j.dump() + " is out of range (the recipe has " +
+                        std::to_string(sources) + " source" + (sources == 1 ? "" : "s") + ")");
+    const size_t i = j.get<size_t>();
+    std::vector<double> w(i + 1, 0.0);
     w[i] = 1.0;
     return w;
   }
-  try {
-    return j.get<std::vector<double>>();
-  } catch (const json::exception&) {
-    throw ConfigError(where + ": expected a source index or a list of weights");
+  if (!j.is_array()) throw ConfigError(where + ": expected a source index or a list of weights");
+  if (j.size() > sources)
+    throw ConfigError(where + ": " + std::to_string(j.size()) + " weights for " + std::to_string(sources) +
+                      " source" + (sources == 1 ? "" : "s") + " (one weight per source)");
+  std::vector<double> w;
+  for (const auto& x : j) {
+    if (!x.is_number()) throw ConfigError(where + ": expected a source index or a list of weights");
+    w.push_back(x.get<double>());
   }
+  return w;
 }
 
 // Pads one-hot shorthand ([0, 0, 1] from index 2) to the number of sources.
@@ -106,33 +146,89 @@ json tensor_to_json(const torch::Tensor& t) {
 
 torch::Tensor tensor_from_json(const json& j, const std::string& where) {
   check_keys(j, {"shape", "float32_base64", "space"}, where);
-  const auto shape = field<std::vector<int64_t>>(j, "shape", {}, where);
-  const std::string bytes = base64_decode(field<std::string>(j, "float32_base64", "", where), where);
+  if (j.contains("shape") && (!j["shape"].is_array() || j["shape"].size() > 4))
+    throw ConfigError(where + ".shape: expected a list of at most 4 dimensions");
+  std::vector<int64_t> shape;
   int64_t n = 1;
-  for (auto d : shape) {
-    if (d <= 0) throw ConfigError(where + ".shape: dimensions must be positive");
-    n *= d;
-  }
+  if (j.contains("shape"))
+    for (const auto& d : j["shape"]) {
+      if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() <= 0) ||
+          d.get<uint64_t>() == 0 || d.get<uint64_t>() > static_cast<uint64_t>(kMaxLatentElements))
+        throw ConfigError(where + ".shape: dimensions must be integers in [1, " +
+                          std::to_string(kMaxLatentElements) + "], got " + d.dump());
+      n *= d.get<int64_t>();
+      if (n > kMaxLatentElements)
+        throw ConfigError(where + ".shape: more than " + std::to_string(kMaxLatentElements) + " values (the limit)");
+      shape.push_back(d.get<int64_t>());
+    }
+  const std::string bytes = base64_decode(field<std::string>(j, "float32_base64", "", where), where);
   if (shape.empty() || static_cast<int64_t>(bytes.size()) != n * 4)
     throw ConfigError(where + ": shape and data size disagree");
   auto t = torch::empty(shape, torch::kFloat32);
   std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
-  if (!torch::isfinite(t).all().item<bool>()) throw ConfigError(where + ": holds non-finite values");
+  if (!torch::isfinite(t).all().item<bool>()) throw ConfigError(where + ": holds non-finite values (NaN or Inf)");
+  if (t.abs().max().item<double>() > kMaxLatentValue)
+    throw ConfigError(where + ": holds values of magnitude up to " + std::to_string(t.abs().max().item<double>()) +
+                      ", over the limit of " + std::to_string(static_cast<int>(kMaxLatentValue)));
   return t;
 }
 
+namespace {
+
+// A prompt must be valid UTF-8 (the recipe is JSON, the tokenizer reads
+// UTF-8) and of bounded length; the error says it is the prompt.
+void check_prompt(const std::string& prompt, const std::string& where) {
+  const size_t bad = utf8_invalid_at(prompt);
+  if (bad != std::string::npos)
+    throw PromptError(where + ": the prompt is not valid UTF-8 (byte " + std::to_string(bad) + " of " +
+                      std::to_string(prompt.size()) + "); retype it or save it as UTF-8");
+  if (prompt.size() > kMaxPromptBytes)
+    throw PromptError(where + ": the prompt is " + std::to_string(prompt.size()) + " bytes, over the limit of " +
+                      std::to_string(kMaxPromptBytes));
+}
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
 void Recipe::validate() const {
   if (sources.empty()) throw ConfigError("recipe: needs at least one source (a prompt and a seed)");
+  if (sources.size() > kMaxRecipeSources)
+    throw ConfigError("recipe.sources: " + std::to_string(sources.size()) + " sources, over the limit of " +
+                      std::to_string(kMaxRecipeSources));
+  if (layers.size() > kMaxRecipeLayerBlends)
+    throw ConfigError("recipe.layers: " + std::to_string(layers.size()) + " entries, over the limit of " +
+                      std::to_string(kMaxRecipeLayerBlends));
+  if (directions.size() > kMaxRecipeDirections)
+    throw ConfigError("recipe.directions: " + std::to_string(directions.size()) + " entries, over the limit of " +
+                      std::to_string(kMaxRecipeDirections));
   const size_t n = sources.size();
   for (size_t i = 0; i < n; ++i) {
     const auto& s = sources[i];
+    const std::string where = "recipe.sources[" + std::to_string(i) + "]";
     bool blank = true;
     for (char c : s.prompt) blank = blank && std::isspace(static_cast<unsigned char>(c));
     if (blank)
       throw PromptError("empty prompt (source " + std::to_string(i) + "): describe the image, e.g. \"cat face\"");
-    if (!std::isfinite(s.psi)) throw ConfigError("recipe.sources[" + std::to_string(i) + "].psi must be finite");
+    check_prompt(s.prompt, where + ".prompt");
+    if (!std::isfinite(s.psi) || std::abs(s.psi) > kMaxPsi)
+      throw ConfigError(where + ".psi: must be finite and in [-" + fmt(kMaxPsi) + ", " + fmt(kMaxPsi) +
+                        "] (the limit), got " + fmt(s.psi));
     if (s.latent && (!s.latent->w.defined() || s.latent->w.dim() != (s.latent->plus ? 2 : 1)))
-      throw ConfigError("recipe.sources[" + std::to_string(i) + "].latent: shape does not match its space");
+      throw ConfigError(where + ".latent: shape does not match its space");
+    if (s.latent) {
+      if (s.latent->w.numel() > kMaxLatentElements)
+        throw ConfigError(where + ".latent: more than " + std::to_string(kMaxLatentElements) + " values (the limit)");
+      if (!torch::isfinite(s.latent->w).all().item<bool>())
+        throw ConfigError(where + ".latent: holds non-finite values (NaN or Inf)");
+      if (s.latent->w.numel() > 0 && s.latent->w.abs().max().item<double>() > kMaxLatentValue)
+        throw ConfigError(where + ".latent: holds values over the limit of " + fmt(kMaxLatentValue) +
+                          " in magnitude");
+    }
   }
   if (!w_weights.empty()) normalize_weights(padded(w_weights, n), n, "recipe.w");
   if (!t_weights.empty()) normalize_weights(padded(t_weights, n), n, "recipe.t");
@@ -153,11 +249,19 @@ void Recipe::validate() const {
     if (by_source && (d.from_source < 0 || d.to_source < 0 || d.from_source >= static_cast<int>(n) ||
                       d.to_source >= static_cast<int>(n)))
       throw ConfigError(where + ": source index out of range");
-    if (!std::isfinite(d.strength)) throw ConfigError(where + ".strength must be finite");
+    if (by_prompt) {
+      check_prompt(d.from, where + ".from");
+      check_prompt(d.to, where + ".to");
+    }
+    if (!std::isfinite(d.strength) || std::abs(d.strength) > kMaxStrength)
+      throw ConfigError(where + ".strength: must be finite and in [-" + fmt(kMaxStrength) + ", " +
+                        fmt(kMaxStrength) + "] (the limit), got " + fmt(d.strength));
   }
   if (noise != "const" && noise != "none")
     throw ConfigError("recipe.noise: expected const or none, got '" + noise + "'");
-  if (mean_w_samples < 1) throw ConfigError("recipe.mean_w_samples must be >= 1");
+  if (mean_w_samples < 1 || mean_w_samples > kMaxMeanWSamples)
+    throw ConfigError("recipe.mean_w_samples: must be in [1, " + std::to_string(kMaxMeanWSamples) +
+                      "] (the limit), got " + std::to_string(mean_w_samples));
 }
 
 json Recipe::to_json() const {
@@ -215,7 +319,7 @@ Recipe Recipe::from_json(const json& j) {
              R);
   if (field<std::string>(j, "format", kRecipeFormat, R) != kRecipeFormat)
     throw ConfigError("recipe.format: expected \"" + std::string(kRecipeFormat) + "\"");
-  if (field<int>(j, "version", 1, R) > kRecipeFormatVersion)
+  if (int_field(j, "version", 1, R, 0, 1 << 30) > kRecipeFormatVersion)
     throw ConfigError("recipe.version: written by a newer gigagan (this build reads version " +
                       std::to_string(kRecipeFormatVersion) + ")");
   Recipe r;
@@ -226,14 +330,22 @@ Recipe Recipe::from_json(const json& j) {
   }
   if (!j.contains("sources") || !j["sources"].is_array())
     throw ConfigError("recipe.sources: expected a list of {prompt, seed, psi}");
+  if (j["sources"].size() > kMaxRecipeSources)
+    throw ConfigError("recipe.sources: " + std::to_string(j["sources"].size()) + " sources, over the limit of " +
+                      std::to_string(kMaxRecipeSources));
+  for (const auto& [list, limit] : {std::pair<const char*, size_t>{"layers", kMaxRecipeLayerBlends},
+                                    {"directions", kMaxRecipeDirections}})
+    if (j.contains(list) && j[list].is_array() && j[list].size() > limit)
+      throw ConfigError("recipe." + std::string(list) + ": " + std::to_string(j[list].size()) +
+                        " entries, over the limit of " + std::to_string(limit));
   for (size_t i = 0; i < j["sources"].size(); ++i) {
     const std::string where = R + ".sources[" + std::to_string(i) + "]";
     const json& e = j["sources"][i];
     check_keys(e, {"prompt", "seed", "psi", "latent"}, where);
     Source s;
     s.prompt = field<std::string>(e, "prompt", "", where);
-    s.seed = field<uint64_t>(e, "seed", 0, where);
-    s.psi = field<double>(e, "psi", 1.0, where);
+    s.seed = uint_field(e, "seed", 0, where);
+    s.psi = number_field(e, "psi", 1.0, where);
     if (e.contains("latent")) {
       const std::string space = field<std::string>(e["latent"], "space", "w", where + ".latent");
       if (space != "w" && space != "w+")
@@ -243,8 +355,9 @@ Recipe Recipe::from_json(const json& j) {
     r.sources.push_back(std::move(s));
   }
   r.blend = parse_blend_mode(field<std::string>(j, "blend", "lerp", R));
-  if (j.contains("w")) r.w_weights = weights_from_json(j["w"], R + ".w");
-  if (j.contains("t")) r.t_weights = weights_from_json(j["t"], R + ".t");
+  const size_t nsrc = r.sources.size();
+  if (j.contains("w")) r.w_weights = weights_from_json(j["w"], nsrc, R + ".w");
+  if (j.contains("t")) r.t_weights = weights_from_json(j["t"], nsrc, R + ".t");
   if (j.contains("layers")) {
     if (!j["layers"].is_array()) throw ConfigError("recipe.layers: expected a list");
     for (size_t k = 0; k < j["layers"].size(); ++k) {
@@ -253,8 +366,8 @@ Recipe Recipe::from_json(const json& j) {
       check_keys(e, {"layers", "w", "t"}, where);
       LayerBlend l;
       l.layers = field<std::string>(e, "layers", "", where);
-      if (e.contains("w")) l.w = weights_from_json(e["w"], where + ".w");
-      if (e.contains("t")) l.t = weights_from_json(e["t"], where + ".t");
+      if (e.contains("w")) l.w = weights_from_json(e["w"], nsrc, where + ".w");
+      if (e.contains("t")) l.t = weights_from_json(e["t"], nsrc, where + ".t");
       r.layers.push_back(std::move(l));
     }
   }
@@ -267,17 +380,17 @@ Recipe Recipe::from_json(const json& j) {
       Direction d;
       d.from = field<std::string>(e, "from", "", where);
       d.to = field<std::string>(e, "to", "", where);
-      d.from_source = field<int>(e, "from_source", -1, where);
-      d.to_source = field<int>(e, "to_source", -1, where);
-      d.strength = field<double>(e, "strength", 1.0, where);
+      d.from_source = int_field(e, "from_source", -1, where, -1, static_cast<int64_t>(kMaxRecipeSources));
+      d.to_source = int_field(e, "to_source", -1, where, -1, static_cast<int64_t>(kMaxRecipeSources));
+      d.strength = number_field(e, "strength", 1.0, where);
       d.layers = field<std::string>(e, "layers", "all", where);
       r.directions.push_back(std::move(d));
     }
   }
   r.upsample = field<bool>(j, "upsample", false, R);
-  if (j.contains("upsample_seed")) r.upsample_seed = field<uint64_t>(j, "upsample_seed", 0, R);
+  if (j.contains("upsample_seed")) r.upsample_seed = uint_field(j, "upsample_seed", 0, R);
   r.noise = field<std::string>(j, "noise", "const", R);
-  r.mean_w_samples = field<int>(j, "mean_w_samples", 4096, R);
+  r.mean_w_samples = int_field(j, "mean_w_samples", 4096, R, 1, kMaxMeanWSamples);
   // Pad one-hot shorthands to the number of sources.
   const size_t n = r.sources.size();
   auto pad = [&](std::vector<double>& w) {
@@ -329,15 +442,42 @@ RecipeGrid RecipeGrid::from_json(const json& j) {
   if (j.is_object() && j.contains("grid")) {
     check_keys(j, {"format", "version", "grid"}, "recipe");
     check_keys(j["grid"], {"columns", "cells"}, "recipe.grid");
-    g.columns = field<int>(j["grid"], "columns", 1, "recipe.grid");
-    if (g.columns < 1) throw ConfigError("recipe.grid.columns must be >= 1");
+    g.columns = int_field(j["grid"], "columns", 1, "recipe.grid", 1, static_cast<int64_t>(kMaxGridCells));
     if (!j["grid"].contains("cells") || !j["grid"]["cells"].is_array() || j["grid"]["cells"].empty())
       throw ConfigError("recipe.grid.cells: expected a non-empty list of recipes");
-    for (const auto& c : j["grid"]["cells"]) g.cells.push_back(Recipe::from_json(c));
+    if (j["grid"]["cells"].size() > kMaxGridCells)
+      throw ConfigError("recipe.grid.cells: " + std::to_string(j["grid"]["cells"].size()) +
+                        " cells, over the limit of " + std::to_string(kMaxGridCells));
+    for (size_t i = 0; i < j["grid"]["cells"].size(); ++i) {
+      try {
+        g.cells.push_back(Recipe::from_json(j["grid"]["cells"][i]));
+      } catch (const ConfigError& e) {
+        throw ConfigError("recipe.grid.cells[" + std::to_string(i) + "]: " + e.what());
+      }
+    }
   } else {
     g.cells.push_back(Recipe::from_json(j));
   }
+  g.validate();
   return g;
+}
+
+void RecipeGrid::validate() const {
+  if (cells.size() > kMaxGridCells)
+    throw ConfigError("grid: " + std::to_string(cells.size()) + " cells, over the limit of " +
+                      std::to_string(kMaxGridCells));
+  std::set<std::string> prompts;
+  for (const auto& c : cells) {
+    for (const auto& s : c.sources) prompts.insert(s.prompt);
+    for (const auto& d : c.directions)
+      if (d.from_source < 0) {
+        prompts.insert(d.from);
+        prompts.insert(d.to);
+      }
+  }
+  if (prompts.size() > kMaxGridPrompts)
+    throw ConfigError("grid: " + std::to_string(prompts.size()) + " different prompts, over the limit of " +
+                      std::to_string(kMaxGridPrompts) + " (each costs a text encoding and a mean w)");
 }
 
 RecipeGrid RecipeGrid::parse(const std::string& text, const std::string& source) {

@@ -33,6 +33,21 @@ namespace gg {
 constexpr const char* kRecipeFormat = "gigagan-recipe";
 constexpr int kRecipeFormatVersion = 1;
 
+// Limits on what a recipe may ask for (a recipe arrives in files and PNGs a
+// user is handed; a few bytes must not hang the program or exhaust memory).
+// Errors name the file, the field and the limit.
+constexpr size_t kMaxRecipeSources = 64;
+constexpr size_t kMaxRecipeLayerBlends = 256;
+constexpr size_t kMaxRecipeDirections = 64;
+constexpr size_t kMaxGridCells = 1024;     // cells of one grid (one render; as generate --count)
+constexpr size_t kMaxGridPrompts = 256;    // distinct prompts of one grid (each costs an encode + a mean w)
+constexpr size_t kMaxPromptBytes = 16384;  // the tokenizer keeps 76 tokens anyway
+constexpr int kMaxMeanWSamples = 65536;
+constexpr double kMaxPsi = 10.0;           // |psi|
+constexpr double kMaxStrength = 100.0;     // |direction strength|
+constexpr double kMaxLatentValue = 1000.0;  // |any entry of an inverted latent|
+constexpr int64_t kMaxLatentElements = 1 << 22;
+
 // A w found by inversion: [w_dim] (space "w") or [num_ws, w_dim] ("w+"), float32 CPU.
 struct Latent {
   bool plus = false;
@@ -75,7 +90,8 @@ struct Recipe {
   int mean_w_samples = 4096;              // z samples behind each prompt's mean w
 
   // Checks what does not need the model: at least one source, non-empty
-  // prompts, weights per source, indices in range, noise mode. Throws
+  // prompts in valid UTF-8, weights per source, indices in range, noise mode,
+  // and the limits above (counts, psi, strength, latent values). Throws
   // ConfigError / PromptError naming the field.
   void validate() const;
   json to_json() const;
@@ -91,8 +107,10 @@ struct RecipeGrid {
   int columns = 1;
   std::vector<Recipe> cells;
   json to_json() const;
-  // Reads a single recipe (one cell) or a grid document.
+  // Reads a single recipe (one cell) or a grid document; checks the grid's
+  // limits (kMaxGridCells, kMaxGridPrompts).
   static RecipeGrid from_json(const json& j);
+  void validate() const;
   static RecipeGrid parse(const std::string& text, const std::string& source);
 };
 

@@ -1,5 +1,5 @@
 // The engine subcommands of `gigagan` (training/cli_{generate,mix,interpolate,
-// invert,upsample,render}.cpp), run in-process on a tiny package.
+// invert,drag,upsample,render}.cpp), run in-process on a tiny package.
 #include <QtTest/QtTest>
 
 #include <filesystem>
@@ -47,7 +47,7 @@ class TestEngineCli : public QObject {
   }
 
   void everyCommandHasHelp() {
-    for (const char* c : {"generate", "mix", "interpolate", "invert", "upsample", "render"}) {
+    for (const char* c : {"generate", "mix", "interpolate", "invert", "drag", "upsample", "render"}) {
       const auto r = run({c, "--help"});
       QCOMPARE(r.code, 0);
       QVERIFY2(contains(r.out, "--model PKG") && contains(r.out, "--device"), c);
@@ -123,6 +123,36 @@ class TestEngineCli : public QObject {
     QCOMPARE(cv::imread(path("u2.png")).cols, 64);
   }
 
+  void dragWritesARecipeWithTheLatent() {
+    auto r = run({"generate", "--model", pkg, "--prompt", "cat face, noto style", "--seed", "3", "--upsample",
+                  "--out", path("d0.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    // Only the top half may move (white).
+    cv::Mat mask(16, 16, CV_8UC3, cv::Scalar(0, 0, 0));
+    mask.rowRange(0, 8).setTo(cv::Scalar(255, 255, 255));
+    cv::imwrite(path("mask.png"), mask);
+    r = run({"drag", "--model", pkg, "--recipe", path("d0.png"), "--point", "5,4:9,4", "--point", "10.5,3:10,6",
+             "--mask", path("mask.png"), "--steps", "5", "--out", path("d1.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QVERIFY2(contains(r.out, "dragged 2 points in ") && contains(r.out, "point 2: (10.5, 3) -> (10, 6), now at"),
+             r.out.c_str());
+    // The result carries a W+ latent and keeps upsampling; rendering it gives the same pixels.
+    const auto grid = gg::RecipeGrid::parse(gg::read_png_text(path("d1.png")).at(gg::kRecipeChunkKey), "d1.png");
+    QCOMPARE(grid.cells.size(), size_t(1));
+    QVERIFY(grid.cells[0].sources[0].latent && grid.cells[0].sources[0].latent->plus);
+    QVERIFY(grid.cells[0].upsample);
+    QCOMPARE(cv::imread(path("d1.png")).cols, 64);
+    r = run({"render", "--model", pkg, "--recipe", path("d1.png"), "--out", path("d2.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QCOMPARE(cv::norm(cv::imread(path("d1.png")), cv::imread(path("d2.png")), cv::NORM_INF), 0.0);
+    // A grid is refused: drag edits one image.
+    r = run({"generate", "--model", pkg, "--prompt", "cat face", "--count", "2", "--out", path("dg.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    r = run({"drag", "--model", pkg, "--recipe", path("dg.png"), "--point", "1,1:2,2"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "grid of 2 images"), r.err.c_str());
+  }
+
   void badInputExitsNonZeroNamingTheProblem_data() {
     QTest::addColumn<QStringList>("argv");
     QTest::addColumn<int>("code");
@@ -171,6 +201,19 @@ class TestEngineCli : public QObject {
         << QStringList{"upsample", "--model", p, "--image", junk, "--prompt", "a"} << 1 << "junk.png";
     QTest::newRow("upsample: empty prompt")
         << QStringList{"upsample", "--model", p, "--image", junk, "--prompt", ""} << 1 << "empty prompt";
+    const QString d0 = tmp.filePath("d0.png");
+    QTest::newRow("drag: no point") << QStringList{"drag", "--model", p, "--recipe", d0} << 2 << "at least one --point";
+    QTest::newRow("drag: bad point") << QStringList{"drag", "--model", p, "--recipe", d0, "--point", "3,4-5,6"} << 2
+                                     << "--point expects HANDLE_X,HANDLE_Y:TARGET_X,TARGET_Y";
+    QTest::newRow("drag: point outside") << QStringList{"drag", "--model", p, "--recipe", d0, "--point", "3,4:16,6"}
+                                         << 1 << "point 1: the target (16, 6) is outside the 16 x 16 image";
+    QTest::newRow("drag: layer after the feature layer")
+        << QStringList{"drag", "--model", p, "--recipe", d0, "--point", "3,4:5,6", "--layers", "fine"} << 1
+        << "comes after the feature layer";
+    QTest::newRow("drag: unreadable mask")
+        << QStringList{"drag", "--model", p, "--recipe", d0, "--point", "3,4:5,6", "--mask", junk} << 1 << "junk.png";
+    QTest::newRow("drag: not a recipe") << QStringList{"drag", "--model", p, "--recipe", junk, "--point", "3,4:5,6"}
+                                        << 1 << "junk.png";
     QTest::newRow("render: missing recipe") << QStringList{"render", "--model", p, "--recipe", tmp.filePath("no.json")}
                                             << 1 << "no.json";
     QTest::newRow("render: not a recipe") << QStringList{"render", "--model", p, "--recipe", junk} << 1 << "junk.png";
@@ -216,10 +259,11 @@ class TestEngineCli : public QObject {
 
   void benchEngine() {
     const auto r = run({"bench", "--engine", pkg, "--iters", "2", "--warmup", "0", "--inversion", "--inversion-steps",
-                        "3"});
+                        "3", "--drag", "--drag-steps", "4"});
     QVERIFY2(r.code == 0, r.err.c_str());
     QVERIFY2(contains(r.out, "64 px from cached text") && contains(r.out, "interpolation step") &&
-                 contains(r.out, "upsampler") && contains(r.out, "inversion W+"),
+                 contains(r.out, "upsampler") && contains(r.out, "inversion W+") &&
+                 contains(r.out, "drag (one handle, 16 px, default layers): 4 steps") && contains(r.out, "steps/s"),
              r.out.c_str());
   }
 };

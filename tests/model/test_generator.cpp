@@ -254,7 +254,7 @@ class TestGenerator : public QObject {
     QTest::newRow("num_kernels") << "num_kernels" << "num_kernels";
     QTest::newRow("blocks_per_level") << "blocks_per_level" << "blocks_per_level";
     QTest::newRow("context_length") << "context_length" << "context_length";
-    QTest::newRow("channels_entry") << "channels_entry" << "channels: entry 1";
+    QTest::newRow("channels_entry") << "channels_entry" << "channels[1]: must be in [1, 16384]";
   }
   void validate_names_the_field() {
     QFETCH(QString, field);

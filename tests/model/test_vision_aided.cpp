@@ -46,8 +46,8 @@ class TestVisionAided : public QObject {
     QTest::addColumn<QString>("needle");
     QTest::newRow("empty layers") << "feature_layers" << "feature_layers: must name at least one";
     QTest::newRow("duplicate") << "duplicate" << "layer 1 is listed twice";
-    QTest::newRow("head layers") << "head_layers" << "head_layers: must be >= 1";
-    QTest::newRow("projection") << "projection_channels" << "projection_channels: must be positive";
+    QTest::newRow("head layers") << "head_layers" << "head_layers: must be in [1, 256]";
+    QTest::newRow("projection") << "projection_channels" << "projection_channels: must be in [1, 16384]";
   }
   void validateRejects() {
     QFETCH(QString, field);

@@ -115,6 +115,35 @@ class TestCli : public QObject {
       QVERIFY(convs > 0);
     }
   }
+
+  // convert-tfjs: a one-layer Keras model (Dense kernel [2, 3] -> [3, 2]);
+  // missing options exit 2, a truncated shard exits 1 naming model.json.
+  void convertTfjs() {
+    QTemporaryDir dir;
+    const std::string d = dir.path().toStdString();
+    const nlohmann::json model = {
+        {"format", "layers-model"},
+        {"modelTopology",
+         {{"class_name", "Sequential"},
+          {"config", {{"name", "s"}, {"layers", {{{"class_name", "Dense"}, {"config", {{"name", "fc"}}}}}}}}}},
+        {"weightsManifest",
+         {{{"paths", {"w.bin"}}, {"weights", {{{"name", "fc/kernel"}, {"shape", {2, 3}}, {"dtype", "float32"}}}}}}}};
+    std::ofstream(d + "/model.json") << model.dump();
+    const float w[6] = {1, 2, 3, 4, 5, 6};
+    std::ofstream(d + "/w.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), sizeof w);
+    auto r = run({"convert-tfjs", "--model-json", d + "/model.json", "--out", d + "/out.safetensors"});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QVERIFY2(contains(r.out, "1 tensors, 6 values, 1 kernels put into PyTorch layout"), r.out.c_str());
+    QVERIFY(QFile::exists(dir.filePath("out.safetensors")));
+    r = run({"convert-tfjs", "--model-json", d + "/model.json"});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(contains(r.err, "--out FILE is required"), r.err.c_str());
+    std::ofstream(d + "/w.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), 20);
+    r = run({"convert-tfjs", "--model-json", d + "/model.json", "--out", d + "/out2.safetensors"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, d + "/model.json") && contains(r.err, "hold 20 bytes, but its 1 weights need 24"),
+             r.err.c_str());
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

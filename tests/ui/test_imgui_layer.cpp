@@ -69,6 +69,28 @@ class TestImGuiLayer : public QObject {
     QVERIFY2(frame(layer, buf, sizeof buf).clicked, "press + release over the button is a click");
   }
 
+  // A quick click: press and release arrive before any frame (ImGui 1.86
+  // samples the button once per frame); the click is not lost.
+  void quickClickBetweenFramesReachesButton() {
+    ImGuiLayer layer;
+    char buf[64] = "";
+    frame(layer, buf, sizeof buf);
+    QMouseEvent move = mouse(QEvent::MouseMove, QPointF(50, 35), Qt::NoButton, Qt::NoButton);
+    layer.mouseMove(&move);
+    frame(layer, buf, sizeof buf);
+    QMouseEvent press = mouse(QEvent::MouseButtonPress, QPointF(50, 35), Qt::LeftButton, Qt::LeftButton);
+    QMouseEvent release = mouse(QEvent::MouseButtonRelease, QPointF(50, 35), Qt::LeftButton, Qt::NoButton);
+    layer.mousePress(&press);
+    layer.mouseRelease(&release);
+    QVERIFY2(layer.animating(), "the canvas must draw the frames that deliver the click");
+    const bool first = frame(layer, buf, sizeof buf).clicked;
+    const bool second = frame(layer, buf, sizeof buf).clicked;
+    QVERIFY(!first);
+    QVERIFY2(second, "the click arrives one frame later");
+    QVERIFY(!frame(layer, buf, sizeof buf).clicked);
+    QVERIFY(!layer.animating());
+  }
+
   void pointerOutsideIsNotCaptured() {
     ImGuiLayer layer;
     char buf[64] = "";

@@ -6,7 +6,15 @@
 #include <QtTest/QtTest>
 
 #include <QAction>
+#include <QApplication>
+#include <QLayout>
+#include <QCheckBox>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QComboBox>
+#include <QJsonArray>
+#include <QDoubleSpinBox>
 #include <QDockWidget>
 #include <QLineEdit>
 #include <QListWidget>
@@ -22,6 +30,7 @@
 #include "main_window.h"
 #include "panels.h"
 #include "tiny_package.h"
+#include "train_panel.h"
 
 using namespace gg::ui;
 
@@ -184,6 +193,168 @@ class TestPanels : public QObject {
     const EditState centre = waitCommit();
     QCOMPARE(centre.request.weights, (QVector<double>{0.25, 0.25, 0.25, 0.25}));
     QVERIFY(centre.image != corner.image);
+    // The status line names the prompt once (it is shared by the four seeds).
+    QCOMPARE(w_->lastStatus().count("cat face, noto style"), 1);
+    QVERIFY2(w_->lastStatus().contains("seeds 20, 21, 22, 23"), qPrintable(w_->lastStatus()));
+  }
+
+  void layerChipsShowSourcesOnlyForAStyleMix() {
+    generateDirect("cat face, noto style", 2, 0.7);
+    QVERIFY(!w_->canvas()->layerMixShown());
+    w_->showPanel("Style Mix");
+    w_->styleMixPanel()->applyPreset("coarse");
+    QVERIFY(waitCommit().request.kind == RenderRequest::Kind::Mix);
+    QVERIFY(w_->canvas()->layerMixShown());
+    w_->undoStack()->undo();
+    QVERIFY(!w_->canvas()->layerMixShown());
+    w_->undoStack()->redo();
+    QVERIFY(w_->canvas()->layerMixShown());
+    generateDirect("cat face, noto style", 3, 0.7);
+    QVERIFY(!w_->canvas()->layerMixShown());
+  }
+
+  void longPromptsShowTheirStart() {
+    const QString long_prompt = "man student, medium-light skin tone, graduate, noto style, with a very long tail";
+    w_->styleMixPanel()->sourceB()->setSource(Source{long_prompt, 3, {}});
+    QLineEdit* e = w_->styleMixPanel()->sourceB()->promptEdit();
+    QCOMPARE(e->text(), long_prompt);
+    QCOMPARE(e->cursorPosition(), 0);
+    QCOMPARE(e->toolTip(), long_prompt);
+  }
+
+  void promptDirectionsAreLiveAndRestored() {
+    const QImage plain = generateDirect("cat face, noto style", 6, 0.8);
+    PromptPanel* p = w_->promptPanel();
+    auto* slider = p->findChildren<QSlider*>().last();  // the strength slider (after psi)
+    QCOMPARE(slider->maximum(), 300);
+    p->setDirection("noto style", "twemoji style", 0.0);
+    slider->setValue(150);  // live: renders without pressing Generate
+    const EditState dir = waitCommit();
+    QCOMPARE(dir.request.direction_strength, 1.5);
+    QCOMPARE(dir.request.direction_to, QString("twemoji style"));
+    QVERIFY(dir.image != plain);
+    const QJsonArray dirs = dir.recipe.value("directions").toArray();
+    QCOMPARE(dirs.size(), 1);
+    QCOMPARE(dirs[0].toObject().value("strength").toDouble(), 1.5);
+    QVERIFY2(w_->lastStatus().contains("twemoji style"), qPrintable(w_->lastStatus()));
+    // A saved PNG brings its direction back, pixel for pixel.
+    const QString path = dir_.filePath("direction.png");
+    QVERIFY(w_->saveImage(path));
+    slider->setValue(0);
+    QCOMPARE(waitCommit().image, plain);
+    w_->engine()->restoreRecipe(MainWindow::readRecipe(path));
+    const EditState back = waitCommit();
+    QCOMPARE(back.image, dir.image);
+    QCOMPARE(p->request().direction_strength, 1.5);
+    QCOMPARE(p->request().direction_from, QString("noto style"));
+    p->setDirection(QString(), QString(), 0.0);
+  }
+
+  // Widening or narrowing a dock resizes the canvas: the image keeps fitting
+  // until the user zooms or pans; then resizing keeps the user's view.
+  void canvasRefitsWhenResized() {
+    ImageCanvas c;
+    c.resize(200, 200);
+    c.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c));
+    QImage img(16, 16, QImage::Format_RGB888);
+    img.fill(Qt::red);
+    c.setImage(img);
+    const double small = c.view().zoom();
+    c.resize(600, 600);
+    QTRY_VERIFY(c.view().zoom() > small);
+    const double large = c.view().zoom();
+    c.resize(300, 300);
+    QTRY_VERIFY(c.view().zoom() < large);
+    c.zoomIn();
+    const double user = c.view().zoom();
+    c.resize(700, 700);
+    QTest::qWait(50);
+    QCOMPARE(c.view().zoom(), user);
+    c.fitView();
+    c.resize(250, 250);
+    QTRY_VERIFY(c.view().zoom() < user);
+  }
+
+  // A latent in use shows a line in the Prompt panel; its room is reserved, so
+  // the rows below stay where they are.
+  void promptRowsDoNotJump() {
+    PromptPanel* p = w_->promptPanel();
+    QPushButton* generate = nullptr;
+    for (QPushButton* b : p->findChildren<QPushButton*>())
+      if (b->text() == "Generate") generate = b;
+    QVERIFY(generate);
+    w_->showPanel("Prompt");
+    p->setLatent(QString());
+    p->layout()->activate();
+    QApplication::processEvents();
+    const int y = generate->mapTo(p, QPoint(0, 0)).y();
+    p->setLatent("inv99");
+    p->layout()->activate();
+    QApplication::processEvents();
+    QCOMPARE(generate->mapTo(p, QPoint(0, 0)).y(), y);
+    p->setLatent(QString());
+  }
+
+  // The tiny preset cannot use the emoji CLIP (its text tower is wider than
+  // the tiny generator's input): choosing it picks its own random CLIP and a
+  // length that fits; going back restores what emoji64 had.
+  void trainPresetsBringAFittingClip() {
+    TrainPanel* t = w_->trainPanel();
+    TrainSettings s = t->settings();
+    s.config = "emoji64";
+    s.clip = "/packages/emoji";
+    s.images = 200000;
+    t->setSettings(s);
+    QComboBox* preset = nullptr;
+    for (QComboBox* c : t->findChildren<QComboBox*>())
+      if (c->findText("tiny") >= 0) preset = c;
+    QVERIFY(preset);
+    preset->setCurrentText("tiny");
+    QCOMPARE(t->settings().clip, QString("random"));
+    QCOMPARE(t->settings().images, qint64(8192));
+    preset->setCurrentText("emoji64");
+    QCOMPARE(t->settings().clip, QString("/packages/emoji"));
+    QCOMPARE(t->settings().images, qint64(200000));
+    // A CLIP chosen for tiny comes back with tiny.
+    preset->setCurrentText("tiny");
+    s = t->settings();
+    s.clip = "/runs/tiny-clip";
+    t->setSettings(s);
+    preset->setCurrentText("emoji64");
+    preset->setCurrentText("tiny");
+    QCOMPARE(t->settings().clip, QString("/runs/tiny-clip"));
+    preset->setCurrentText("emoji64");
+  }
+
+  void typedValuesRenderOnce() {
+    generateDirect("cat face, noto style", 2, 0.7);
+    const int history = w_->historyList()->count();
+    auto* psi = w_->promptPanel()->findChild<QDoubleSpinBox*>();
+    QVERIFY(psi);
+    psi->setFocus();
+    psi->selectAll();
+    QSignalSpy committed(w_.get(), &MainWindow::stateCommitted);
+    QTest::keyClicks(psi, "0.55");
+    QTest::qWait(200);
+    QCOMPARE(committed.size(), 0);  // nothing while typing
+    QTest::keyClick(psi, Qt::Key_Return);
+    QVERIFY(committed.wait(60000));
+    QTest::qWait(300);
+    QCOMPARE(committed.size(), 1);
+    QCOMPARE(committed.first().first().value<EditState>().request.psi, 0.55);
+    QCOMPARE(w_->historyList()->count(), history + 1);
+    // The same for a typed seed.
+    auto* seed = w_->promptPanel()->findChild<QSpinBox*>();
+    QVERIFY(seed && seed->prefix().contains("seed"));
+    seed->setFocus();
+    seed->selectAll();
+    QTest::keyClicks(seed, "123");
+    QTest::keyClick(seed, Qt::Key_Return);
+    QVERIFY(committed.wait(60000));
+    QTest::qWait(300);
+    QCOMPARE(committed.size(), 2);
+    QCOMPARE(committed.last().first().value<EditState>().request.source.seed, quint64(123));
   }
 
   void invertPanelInvertsAndEdits() {
@@ -191,18 +362,46 @@ class TestPanels : public QObject {
     const QString path = dir_.filePath("target.png");
     QVERIFY(target.save(path));
     InvertPanel* inv = w_->invertPanel();
+    QVERIFY(inv->wPlus());  // the default, as `gigagan invert`
     QVERIFY(inv->setImagePath(path));
     inv->setPrompt("cat face, noto style");
     inv->findChild<QSpinBox*>()->setValue(20);
     QSignalSpy inverted(w_->engine(), &EngineHost::inverted);
+    QSignalSpy shown(w_.get(), &MainWindow::stateCommitted);
     inv->run();
     QVERIFY(inverted.wait(120000));
     QVERIFY(!inv->latent().isEmpty());
-    // "Edit the result": the prompt panel renders the latent.
-    Q_EMIT inv->useLatent(inv->latent());
-    const EditState edit = waitCommit();
+    // The canvas shows the reconstruction, not only the panel's thumbnail.
+    QVERIFY(shown.wait(60000));
+    QCOMPARE(w_->canvas()->image(), inverted.first().first().value<InvertResult>().reconstruction);
+    // The error has its units, as the CLI prints it.
+    bool units = false;
+    for (QLabel* l : inv->findChildren<QLabel*>()) units |= l->text().contains("MSE") && l->text().contains("dB");
+    QVERIFY(units);
+    // Meanwhile the Prompt panel moved on to another prompt, a grid and random seeds.
+    generateDirect("red heart, twemoji style", 4, 0.7);
+    RenderRequest grid = w_->promptPanel()->request();
+    grid.count = 4;
+    w_->promptPanel()->setRequest(grid);
+    auto* random = w_->promptPanel()->findChild<QCheckBox*>();
+    QVERIFY(random && random->text().contains("random"));
+    random->setChecked(true);
+    // "Edit the result": the canvas shows the reconstruction, under its own prompt.
+    QPushButton* edit_button = nullptr;
+    for (QPushButton* b : inv->findChildren<QPushButton*>())
+      if (b->text() == "Edit the result") edit_button = b;
+    QVERIFY(edit_button && edit_button->isEnabled());
+    QSignalSpy committed(w_.get(), &MainWindow::stateCommitted);
+    edit_button->click();
+    QVERIFY(committed.wait(60000));
+    const EditState edit = committed.last().first().value<EditState>();
+    random->setChecked(false);
     QCOMPARE(edit.request.source.latent, inv->latent());
+    QCOMPARE(edit.request.source.prompt, QString("cat face, noto style"));
     QCOMPARE(edit.image, inverted.first().first().value<InvertResult>().reconstruction);
+    QCOMPARE(w_->canvas()->image(), edit.image);
+    QCOMPARE(w_->promptPanel()->request().source.prompt, QString("cat face, noto style"));
+    QCOMPARE(w_->styleMixPanel()->sourceA()->source().latent, inv->latent());
     // A file that is not an image is refused with a message.
     const QString junk = dir_.filePath("junk.png");
     QFile f(junk);
@@ -282,6 +481,65 @@ class TestPanels : public QObject {
     QCOMPARE(w_->canvas()->image(), img);
     // ... and the next request works.
     QCOMPARE(generateDirect("cat face, noto style", 8, 0.7), img);
+  }
+
+  void helpPageNamesKeysMouseAndPanels() {
+    QAction* action = nullptr;
+    for (QAction* a : w_->findChildren<QAction*>())
+      if (a->text().contains("Keys, Mouse")) action = a;
+    QVERIFY(action);
+    QCOMPARE(action->shortcut(), QKeySequence(QKeySequence::HelpContents));
+    action->trigger();
+    auto* box = w_->findChild<QMessageBox*>("help");
+    QVERIFY(box);
+    QTRY_VERIFY(box->isVisible());
+    for (const char* needle : {"Ctrl+Enter", "F2", "wheel", "Style Mix", "Invert", "Drag", "Train"})
+      QVERIFY2(box->text().contains(needle), needle);
+    box->close();
+  }
+
+  void presetClicksAddHistoryEntries() {
+    w_->showPanel("Style Mix");
+    StyleMixPanel* m = w_->styleMixPanel();
+    m->applyPreset("coarse");
+    waitCommit();
+    const int n = w_->historyList()->count();
+    QTest::qWait(900);
+    m->applyPreset("middle");
+    waitCommit();
+    QCOMPARE(w_->historyList()->count(), n + 1);
+    QTest::qWait(900);
+    m->applyPreset("fine");
+    waitCommit();
+    QCOMPARE(w_->historyList()->count(), n + 2);
+  }
+
+  void styleMixStartsFromTheCurrentPrompt() {
+    MainWindow fresh;
+    fresh.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&fresh));
+    QSignalSpy committed(&fresh, &MainWindow::stateCommitted);
+    fresh.openModel(dir_.filePath("tiny"));
+    QVERIFY(committed.wait(60000));
+    fresh.promptPanel()->setPrompt("waving hand, noto style");
+    fresh.promptPanel()->setSeed(42);
+    fresh.promptPanel()->generate();
+    QVERIFY(committed.wait(60000));
+    fresh.showPanel("Style Mix");
+    QTRY_COMPARE(fresh.styleMixPanel()->sourceA()->source().prompt, QString("waving hand, noto style"));
+    QCOMPARE(fresh.styleMixPanel()->sourceA()->source().seed, quint64(42));
+    QCOMPARE(fresh.styleMixPanel()->sourceB()->source().prompt, QString("waving hand, noto style"));
+    QCOMPARE(fresh.styleMixPanel()->sourceB()->source().seed, quint64(43));
+    // Once a mix was made, Style Mix keeps its own sources.
+    fresh.styleMixPanel()->applyPreset("coarse");
+    QVERIFY(committed.wait(60000));
+    fresh.showPanel("Prompt");
+    fresh.promptPanel()->setPrompt("blue heart");
+    fresh.promptPanel()->generate();
+    QVERIFY(committed.wait(60000));
+    fresh.showPanel("Style Mix");
+    QTest::qWait(100);
+    QCOMPARE(fresh.styleMixPanel()->sourceA()->source().prompt, QString("waving hand, noto style"));
   }
 
   void saveWithoutImageSaysWhatToDo() {
