@@ -117,17 +117,10 @@ Command diagnose_command() {
       out << "model " << model << " (" << pkg.hash << "), split '" << dopt.split << "': " << n << " real images\n";
 
       auto encode_texts = [&](ClipModel clip, const std::vector<std::string>& t) {
-        std::vector<torch::Tensor> o;
-        for (size_t a = 0; a < t.size(); a += 256) {
-          std::vector<std::string> part(t.begin() + a, t.begin() + std::min(t.size(), a + 256));
-          o.push_back(clip->encode_text(pkg.tokenizer->encode_batch(part).ids.to(device)).cpu());
-        }
-        return torch::cat(o);
+        return ClipEncoder{clip, pkg.tokenizer, device}.texts(t);
       };
       auto encode_images = [&](ClipModel clip, const torch::Tensor& x) {
-        std::vector<torch::Tensor> o;
-        for (int64_t a = 0; a < x.size(0); a += 64) o.push_back(clip->encode_image(x.slice(0, a, a + 64).to(device)).cpu());
-        return torch::cat(o);
+        return ClipEncoder{clip, pkg.tokenizer, device}.images(x);
       };
 
       // 1. Retrieval with the encoder CLIP (and the evaluator's, for scale).

@@ -36,24 +36,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Evaluator {
-  ClipModel clip{nullptr};
-  std::shared_ptr<const Tokenizer> tokenizer;
-  torch::Device device = torch::kCPU;
-  torch::Tensor images(const torch::Tensor& x) {  // [N, 3, H, W] in [-1, 1] -> unit-norm [N, P]
-    std::vector<torch::Tensor> out;
-    for (int64_t a = 0; a < x.size(0); a += 64) out.push_back(clip->encode_image(x.slice(0, a, a + 64).to(device)).cpu());
-    return torch::cat(out);
-  }
-  torch::Tensor texts(const std::vector<std::string>& t) {
-    std::vector<torch::Tensor> out;
-    for (size_t a = 0; a < t.size(); a += 256) {
-      std::vector<std::string> part(t.begin() + a, t.begin() + std::min(t.size(), a + 256));
-      out.push_back(clip->encode_text(tokenizer->encode_batch(part).ids.to(device)).cpu());
-    }
-    return torch::cat(out);
-  }
-};
 
 // Generates one image per (caption, z) row: coarse slots (<= coarse_max px)
 // take w and t_local from `captions`, the others from `fine_captions` (the
@@ -142,7 +124,7 @@ Command eval_command() {
     auto mn = [&](const torch::Tensor& x) { return mobilenet_features(mnet, x, device, 2); };
     FeatureCache cache(feature_cache_dir(args));
     if (args.has("noise")) pkg.generator->synthesis->noise_mode = parse_noise_mode(args.get("noise"));
-    Evaluator ev;
+    ClipEncoder ev;
     ev.device = device;
     if (args.has("evaluator")) {
       const fs::path f = args.get("evaluator");

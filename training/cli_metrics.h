@@ -8,9 +8,33 @@
 #include <string>
 
 #include "cli.h"
+#include "clip.h"
+#include "tokenizer.h"
 #include "mobilenet_v2.h"
 
 namespace gg::cli {
+
+// A CLIP used as a measuring instrument (the evaluator, or the encoder in
+// `diagnose`): images and captions to unit-norm embeddings, in batches, on the CPU.
+struct ClipEncoder {
+  ClipModel clip{nullptr};
+  std::shared_ptr<const Tokenizer> tokenizer;
+  torch::Device device = torch::kCPU;
+  torch::Tensor images(const torch::Tensor& x) {  // [N, 3, H, W] in [-1, 1] -> unit-norm [N, P]
+    std::vector<torch::Tensor> out;
+    for (int64_t a = 0; a < x.size(0); a += 64) out.push_back(clip->encode_image(x.slice(0, a, a + 64).to(device)).cpu());
+    return torch::cat(out);
+  }
+  torch::Tensor texts(const std::vector<std::string>& t) {
+    std::vector<torch::Tensor> out;
+    for (size_t a = 0; a < t.size(); a += 256) {
+      std::vector<std::string> part(t.begin() + a, t.begin() + std::min(t.size(), a + 256));
+      out.push_back(clip->encode_text(tokenizer->encode_batch(part).ids.to(device)).cpu());
+    }
+    return torch::cat(out);
+  }
+};
+
 
 inline constexpr const char* kMetricsNetFile = "models/mobilenet_v2/mobilenet_v2_nsfwjs.safetensors";
 
