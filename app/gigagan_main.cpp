@@ -1,4 +1,4 @@
-// The headless `gigagan` command (subcommands live in training/cli*.cpp).
+// The headless `gigagan` command (one file a subcommand in cli/).
 #include "cli.h"
 
 int main(int argc, char** argv) { return gg::cli::main(argc, argv); }

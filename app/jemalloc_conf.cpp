@@ -3,11 +3,9 @@
 //
 // Freed pages are never handed back by decay: the large tensors of the next
 // training step or frame reuse them instead of faulting pages in again
-// (README, "Speed and memory": 48 images of an emoji64 upsampler run spent
-// 55% of their time in the kernel with a 10 s decay, 8% with none). Left
-// alone, resident memory then creeps up over a long run (two emoji64 ranks
-// reached 7.6 and 10.6 GB in 16 minutes), so the training loop and the
-// studio's render worker purge the cached pages every few minutes
+// (README, "Speed and memory"). Left alone, resident memory then creeps up
+// over a long run, so the training loop and the studio's render worker
+// purge the cached pages every few minutes
 // (gg::MemoryReleaseTimer, model/runtime.h).
 extern "C" {
 const char* malloc_conf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";

@@ -71,9 +71,8 @@ int main(int argc, char** argv) {
   cli.process(app);
 
   // The engine leaves one core to the GUI thread (and to a training run):
-  // with every core busy, OpenMP's spinning workers stall each other. Measured
-  // with bench_studio_slider on the 2-core VM under load: 2 threads 0.6-7 fps,
-  // 1 thread 75 fps (README, "The studio").
+  // with every core busy, OpenMP's spinning workers stall each other
+  // (README, "The studio").
   int engine_threads = cli.isSet(threads) ? cli.value(threads).toInt() : 0;
   if (engine_threads <= 0 && qEnvironmentVariableIsEmpty("GIGAGAN_THREADS"))
     engine_threads = std::max(1, QThread::idealThreadCount() - 1);

@@ -1,5 +1,5 @@
 // Sample-adaptive kernel selection + StyleGAN2 modulation/demodulation.
-// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection (g_adaconv)";
+// Ref: GigaGAN (arXiv 2303.05511), "Sample-adaptive kernel selection" (g_adaconv):
 // Kang et al. 2023, Sec. 3.2, Eq. (1)-(2); StyleGAN2 Sec. 2.2 (demodulation).
 //
 // Four exact formulations of the same function (see adaptive_conv2d.h):
@@ -32,8 +32,7 @@ std::atomic<AdaConvImpl> g_impl{AdaConvImpl::Auto};
 constexpr double kDemodEps = 1e-8;  // StyleGAN2
 
 // On the CPU, oneDNN's dense convolution runs faster with channels_last
-// tensors (lead's measurement ~80 vs ~140 GFLOP/s; ours at batch 1, 16-128
-// channels, 4-64 px: 1.0-3.8x, never slower). On CUDA the layout is left to cuDNN.
+// tensors (README "Speed and memory"). On CUDA the layout is left to cuDNN.
 torch::Tensor conv_layout(const torch::Tensor& t) {
   if (t.device().is_cpu() && t.dim() == 4)
     return t.contiguous(at::MemoryFormat::ChannelsLast);
@@ -111,138 +110,150 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   check_shape(w, {n, w_dim}, "AdaptiveConv2d w");
   TORCH_CHECK(out_gain > 0, "AdaptiveConv2d: out_gain must be positive");
   if (impl == AdaConvImpl::Auto) impl = choose_impl(x_in);
+  // Useful work, whatever the formulation.
+  count_conv_flops(n, out_channels, in_channels, kernel_size, x_in.size(2) * up, x_in.size(3) * up);
 
-  const int64_t h = x_in.size(2) * up, wd = x_in.size(3) * up, k = kernel_size, pad = k / 2;
-  const int64_t co = out_channels, ci = in_channels, nk = num_kernels;
-  count_conv_flops(n, co, ci, k, h, wd);  // useful work, whatever the formulation
-  const auto& bank = weight;              // [Nk, Co, Ci, k, k]
-
-  if (impl == AdaConvImpl::Naive) {
-    // The reference: every step spelled out, the gains applied where they are defined.
-    auto x = up == 2 ? upsample2x(x_in) : x_in;
-    auto a = nk > 1 ? torch::softmax(filter->forward(w), 1) : torch::ones({n, 1}, w.options());
-    auto s = affine->forward(w);
-    std::vector<torch::Tensor> outs;
-    outs.reserve(n);
-    for (int64_t i = 0; i < n; ++i) {
-      auto kern = torch::zeros({co, ci, k, k}, bank.options());
-      for (int64_t j = 0; j < nk; ++j) kern = kern + a[i][j] * bank[j];
-      kern = kern * weight_gain * s[i].view({1, ci, 1, 1});
-      if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({1, 2, 3}, true) + kDemodEps);
-      outs.push_back(torch::conv2d(x.narrow(0, i, 1), kern, {}, 1, pad));
-    }
-    auto y = torch::cat(outs, 0);
-    if (bias.defined()) y = y + bias.view({1, co, 1, 1});
-    if (out_gain != 1.0) y = y * out_gain;
-    return apply_activation(y, activation);
-  }
-
+  if (impl == AdaConvImpl::Naive) return forward_naive(x_in, w, out_gain);
   if (impl == AdaConvImpl::PerSample && n == 1) {
     // Batch 1 without gradients on the CPU (the studio): from the cache.
-    const bool wants_grad = torch::GradMode::is_enabled() && (bank.requires_grad() || w.requires_grad());
+    const bool wants_grad = torch::GradMode::is_enabled() && (weight.requires_grad() || w.requires_grad());
     if (!wants_grad && x_in.device().is_cpu()) {
       const InferenceCache cache = inference_cache(x_in);
       if (cache.bank.defined()) return forward_batch_one_cached(cache, x_in, w, out_gain);
     }
+    return apply_activation(forward_batch_one(x_in, modulation(w, out_gain), out_gain), activation);
   }
+  const Modulation m = modulation(w, out_gain);
+  auto x = up == 2 ? upsample2x(x_in) : x_in;
+  auto y = impl == AdaConvImpl::Bank ? forward_bank(x, m, out_gain) : forward_selected(impl, x, m, out_gain);
+  return apply_activation(y, activation);
+}
 
+torch::Tensor AdaptiveConv2dImpl::forward_naive(const torch::Tensor& x_in, const torch::Tensor& w,
+                                                double out_gain) {
+  // The reference: every step of Eq. (1)-(2) spelled out per sample, the
+  // gains applied where they are defined.
+  const int64_t n = x_in.size(0), co = out_channels, ci = in_channels, k = kernel_size, nk = num_kernels;
+  auto x = up == 2 ? upsample2x(x_in) : x_in;
+  auto a = nk > 1 ? torch::softmax(filter->forward(w), 1) : torch::ones({n, 1}, w.options());
+  auto s = affine->forward(w);
+  std::vector<torch::Tensor> outs;
+  outs.reserve(n);
+  for (int64_t i = 0; i < n; ++i) {
+    auto kern = torch::zeros({co, ci, k, k}, weight.options());
+    for (int64_t j = 0; j < nk; ++j) kern = kern + a[i][j] * weight[j];
+    kern = kern * weight_gain * s[i].view({1, ci, 1, 1});
+    if (demodulate) kern = kern * torch::rsqrt(kern.square().sum({1, 2, 3}, true) + kDemodEps);
+    outs.push_back(torch::conv2d(x.narrow(0, i, 1), kern, {}, 1, kernel_size / 2));
+  }
+  auto y = torch::cat(outs, 0);
+  if (bias.defined()) y = y + bias.view({1, co, 1, 1});
+  if (out_gain != 1.0) y = y * out_gain;
+  return apply_activation(y, activation);
+}
+
+AdaptiveConv2dImpl::Modulation AdaptiveConv2dImpl::modulation(const torch::Tensor& w, double out_gain) {
   // The equalized-lr gain is folded into the styles (StyleGAN2 does the same
   // for toRGB): K_n * (s_n * g) == (g K_n) * s_n, one pass over [N, Ci]
   // instead of over the whole bank, and it is the affine layer's GEMM alpha.
   // out_gain goes to the demodulation coefficients (or, without
   // demodulation, to the styles) and to the bias: never a pass over the output.
-  auto a = nk > 1 ? torch::softmax(filter->forward(w), 1) : torch::Tensor();  // [N, Nk]
-  auto s = affine->forward_scaled(w, weight_gain * (demodulate ? 1.0 : out_gain));  // [N, Ci]
-  auto b = bias.defined() ? (out_gain == 1.0 ? bias : bias * out_gain) : torch::Tensor();  // [Co]
-  // Per-sample selected kernels [N, Co, Ci, k, k]: a [N, Nk] x [Nk, Co*Ci*k*k] GEMM.
-  auto select_kernels = [&] {
-    return nk > 1 ? torch::mm(a, bank.reshape({nk, -1})).view({n, co, ci, k, k})
-                  : bank.expand({n, co, ci, k, k});
-  };
+  Modulation m;
+  if (num_kernels > 1) m.a = torch::softmax(filter->forward(w), 1);
+  m.s = affine->forward_scaled(w, weight_gain * (demodulate ? 1.0 : out_gain));
+  if (bias.defined()) m.b = out_gain == 1.0 ? bias : bias * out_gain;
+  return m;
+}
+
+torch::Tensor AdaptiveConv2dImpl::select_kernels(const Modulation& m) const {
+  // Per-sample K_n = sum_i a_ni K_i, [N, Co, Ci, k, k]: a [N, Nk] x [Nk, Co*Ci*k*k] GEMM.
+  const int64_t n = m.s.size(0), co = out_channels, ci = in_channels, k = kernel_size, nk = num_kernels;
+  return nk > 1 ? torch::mm(m.a, weight.reshape({nk, -1})).view({n, co, ci, k, k})
+                : weight.expand({n, co, ci, k, k});
+}
+
+torch::Tensor AdaptiveConv2dImpl::per_tap(const torch::Tensor& v) const {
   // Styles repeated over the kernel taps, [N, Ci] -> [N, Ci*k*k], so that a
   // kernel viewed as [.., Co, Ci*k*k] is modulated (and reduced) along a
-  // contiguous inner dimension: TensorIterator's broadcast over an inner
-  // dimension of 9 (or a reduction over it) is 3-5x slower than the same
-  // pass along 9*Ci contiguous values.
-  const int64_t kk = k * k;
-  auto per_tap = [&](const torch::Tensor& v) {  // [N, Ci] -> [N, Ci*k*k]
-    return kk == 1 ? v : v.unsqueeze(2).expand({n, ci, kk}).reshape({n, ci * kk});
-  };
+  // contiguous inner dimension: TensorIterator broadcasts and reduces over an
+  // inner dimension of 9 much more slowly than along 9*Ci contiguous values.
+  const int64_t kk = kernel_size * kernel_size, n = v.size(0);
+  return kk == 1 ? v : v.unsqueeze(2).expand({n, in_channels, kk}).reshape({n, in_channels * kk});
+}
+
+torch::Tensor AdaptiveConv2dImpl::demod_coef(torch::Tensor e, double out_gain) {
   // rsqrt(e + eps) * out_gain on small tensors. (e + eps in place: e is a fresh
   // tensor whose producer's backward does not need it; rsqrt's backward needs
   // its own result, so the gain multiply must not be in place.)
-  auto demod_coef = [&](torch::Tensor e) {
-    auto d = e.add_(kDemodEps).rsqrt();
-    return out_gain == 1.0 ? d : d * out_gain;
-  };
+  auto d = e.add_(kDemodEps).rsqrt();
+  return out_gain == 1.0 ? d : d * out_gain;
+}
 
-  torch::Tensor y;
-  if (impl == AdaConvImpl::PerSample && n == 1) {
-    // Batch 1 with gradients or off the CPU: one dense conv, and the
-    // modulation goes to whichever is smaller, the input or the kernel.
-    auto kern = nk > 1 ? torch::mm(a, bank.view({nk, -1})).view({co, ci * kk}) : bank[0].view({co, ci * kk});
-    auto as_weight = [&](const torch::Tensor& t) { return conv_layout(t.view({co, ci, k, k})); };
-    if (x_in.numel() <= kern.numel()) {
-      // Low resolution: modulate the (small) input, demodulate the output
-      // (StyleGAN2's non-fused modconv): d[o] = rsqrt(sum_c s_c^2 sum_kk K[o,c,kk]^2).
-      // s commutes with the bilinear upsampling, so it goes before it.
-      auto xs = x_in * s.view({1, ci, 1, 1});
-      if (up == 2) xs = upsample2x(xs);
-      if (demodulate) {
-        auto d = demod_coef(torch::mv(kern.square(), per_tap(s.square()).view({ci * kk})));  // [Co]
-        y = torch::conv2d(conv_layout(xs), as_weight(kern), {}, 1, pad);
-        y = b.defined() ? torch::addcmul(b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
-                        : y * d.view({1, co, 1, 1});
-      } else {
-        y = torch::conv2d(conv_layout(xs), as_weight(kern), b, 1, pad);
-      }
-    } else {
-      // High resolution: modulate and demodulate the (small) kernel.
-      auto x = up == 2 ? upsample2x(x_in) : x_in;
-      auto km = kern * per_tap(s).view({ci * kk});  // [Co, Ci*k*k]
-      if (demodulate)
-        km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square()).view({co, 1});
-      y = torch::conv2d(conv_layout(x), as_weight(km), b, 1, pad);
-    }
-    return apply_activation(y, activation);
+torch::Tensor AdaptiveConv2dImpl::forward_batch_one(const torch::Tensor& x_in, const Modulation& m,
+                                                    double out_gain) {
+  // Batch 1 with gradients or off the CPU: one dense conv, and the
+  // modulation goes to whichever is smaller, the input or the kernel.
+  const int64_t co = out_channels, ci = in_channels, k = kernel_size, nk = num_kernels, kk = k * k;
+  auto kern = nk > 1 ? torch::mm(m.a, weight.view({nk, -1})).view({co, ci * kk}) : weight[0].view({co, ci * kk});
+  auto as_weight = [&](const torch::Tensor& t) { return conv_layout(t.view({co, ci, k, k})); };
+  if (x_in.numel() <= kern.numel()) {
+    // Low resolution: modulate the (small) input, demodulate the output
+    // (StyleGAN2's non-fused modconv): d[o] = rsqrt(sum_c s_c^2 sum_kk K[o,c,kk]^2).
+    // s commutes with the bilinear upsampling, so it goes before it.
+    auto xs = x_in * m.s.view({1, ci, 1, 1});
+    if (up == 2) xs = upsample2x(xs);
+    auto y = torch::conv2d(conv_layout(xs), as_weight(kern), demodulate ? torch::Tensor() : m.b, 1, k / 2);
+    if (!demodulate) return y;
+    auto d = demod_coef(torch::mv(kern.square(), per_tap(m.s.square()).view({ci * kk})), out_gain);  // [Co]
+    return m.b.defined() ? torch::addcmul(m.b.view({1, co, 1, 1}), y, d.view({1, co, 1, 1}))
+                         : y * d.view({1, co, 1, 1});
   }
-
+  // High resolution: modulate and demodulate the (small) kernel.
   auto x = up == 2 ? upsample2x(x_in) : x_in;
-  if (impl == AdaConvImpl::PerSample || impl == AdaConvImpl::Grouped) {
-    auto kern = select_kernels().view({n, co, ci * kk}) * per_tap(s).unsqueeze(1);  // modulated
-    if (demodulate) kern = kern * demod_coef(kern.square().sum(2, true));
-    kern = kern.view({n, co, ci, k, k});
-    if (impl == AdaConvImpl::Grouped) {
-      y = torch::conv2d(x.reshape({1, n * ci, h, wd}), kern.reshape({n * co, ci, k, k}),
-                        b.defined() ? b.repeat({n}) : b, 1, pad, 1, n)
-              .view({n, co, h, wd});
-    } else {
-      std::vector<torch::Tensor> outs;
-      outs.reserve(n);
-      auto xl = conv_layout(x);
-      for (int64_t i = 0; i < n; ++i)
-        outs.push_back(torch::conv2d(xl.narrow(0, i, 1), conv_layout(kern[i]), b, 1, pad));
-      y = torch::cat(outs, 0);
-    }
-  } else {  // Bank
-    auto xs = x * s.view({n, ci, 1, 1});
-    auto yb = torch::conv2d(conv_layout(xs), conv_layout(bank.reshape({nk * co, ci, k, k})), {},
-                            1, pad);  // [N, Nk*Co, H, W]
-    if (nk == 1) {
-      y = yb;
-    } else {
-      // sum_i a_ni * yb[n, i]: a batched [1, Nk] x [Nk, Co*H*W] product.
-      y = torch::bmm(a.unsqueeze(1), yb.reshape({n, nk, co * h * wd})).view({n, co, h, wd});
-    }
-    if (demodulate) {
-      // d[n,o] = rsqrt(sum_c s_nc^2 sum_kk K_n[o,c,kk]^2), K_n the selected kernel.
-      auto kern = select_kernels().reshape({n, co, ci * kk});
-      auto e = torch::bmm(kern.square(), per_tap(s.square()).unsqueeze(2)).view({n, co});
-      y = y * demod_coef(e).view({n, co, 1, 1});
-    }
-    if (b.defined()) y = y + b.view({1, co, 1, 1});
+  auto km = kern * per_tap(m.s).view({ci * kk});  // [Co, Ci*k*k]
+  if (demodulate) km = km * demod_coef(at::linalg_vector_norm(km, 2, {1}).square(), out_gain).view({co, 1});
+  return torch::conv2d(conv_layout(x), as_weight(km), m.b, 1, k / 2);
+}
+
+torch::Tensor AdaptiveConv2dImpl::forward_selected(AdaConvImpl impl, const torch::Tensor& x, const Modulation& m,
+                                                   double out_gain) {
+  // PerSample / Grouped: build each sample's modulated, demodulated kernel,
+  // then convolve with it (a loop of dense convs, or one conv with groups = N).
+  const int64_t n = x.size(0), co = out_channels, ci = in_channels, k = kernel_size, kk = k * k;
+  const int64_t h = x.size(2), wd = x.size(3);
+  auto kern = select_kernels(m).view({n, co, ci * kk}) * per_tap(m.s).unsqueeze(1);  // modulated
+  if (demodulate) kern = kern * demod_coef(kern.square().sum(2, true), out_gain);
+  kern = kern.view({n, co, ci, k, k});
+  if (impl == AdaConvImpl::Grouped)
+    return torch::conv2d(x.reshape({1, n * ci, h, wd}), kern.reshape({n * co, ci, k, k}),
+                         m.b.defined() ? m.b.repeat({n}) : m.b, 1, k / 2, 1, n)
+        .view({n, co, h, wd});
+  std::vector<torch::Tensor> outs;
+  outs.reserve(n);
+  auto xl = conv_layout(x);
+  for (int64_t i = 0; i < n; ++i) outs.push_back(torch::conv2d(xl.narrow(0, i, 1), conv_layout(kern[i]), m.b, 1, k / 2));
+  return torch::cat(outs, 0);
+}
+
+torch::Tensor AdaptiveConv2dImpl::forward_bank(const torch::Tensor& x, const Modulation& m, double out_gain) {
+  // By linearity, conv(x*s, sum_i a_i K_i) = sum_i a_i conv(x*s, K_i): one
+  // dense conv of the modulated input with the whole stacked bank, then the
+  // outputs mixed by a; demodulation scales the mix per output channel.
+  const int64_t n = x.size(0), co = out_channels, ci = in_channels, k = kernel_size, nk = num_kernels, kk = k * k;
+  const int64_t h = x.size(2), wd = x.size(3);
+  auto xs = x * m.s.view({n, ci, 1, 1});
+  auto yb = torch::conv2d(conv_layout(xs), conv_layout(weight.reshape({nk * co, ci, k, k})), {}, 1,
+                          k / 2);  // [N, Nk*Co, H, W]
+  // sum_i a_ni * yb[n, i]: a batched [1, Nk] x [Nk, Co*H*W] product.
+  auto y = nk == 1 ? yb : torch::bmm(m.a.unsqueeze(1), yb.reshape({n, nk, co * h * wd})).view({n, co, h, wd});
+  if (demodulate) {
+    // d[n,o] = rsqrt(sum_c s_nc^2 sum_kk K_n[o,c,kk]^2), K_n the selected kernel.
+    auto kern = select_kernels(m).reshape({n, co, ci * kk});
+    auto e = torch::bmm(kern.square(), per_tap(m.s.square()).unsqueeze(2)).view({n, co});
+    y = y * demod_coef(e, out_gain).view({n, co, 1, 1});
   }
-  return apply_activation(y, activation);
+  if (m.b.defined()) y = y + m.b.view({1, co, 1, 1});
+  return y;
 }
 
 torch::Tensor AdaptiveConv2dImpl::forward_batch_one_cached(const InferenceCache& c, const torch::Tensor& x_in,
@@ -262,8 +273,8 @@ torch::Tensor AdaptiveConv2dImpl::forward_batch_one_cached(const InferenceCache&
     for (auto& v : a) v = static_cast<float>(v / sum);
   }
   // The selected kernel [C_out, k*k*C_in] in the bank's channels_last order.
-  // (A GEMV over the bank viewed [len, Nk]: at batch 1 OpenBLAS's GEMM packs
-  // the whole 2.4 MB bank of a 128-channel layer first, about 1.6x slower.)
+  // (A GEMV over the bank viewed [len, Nk]: at batch 1 OpenBLAS's GEMM would
+  // pack the whole bank first.)
   const auto kern = nk > 1 ? torch::mv(c.bank.t(), torch::from_blob(a.data(), {nk}, torch::kFloat))
                            : c.bank.view({-1});
   auto as_weight = [&](const torch::Tensor& t) { return t.view({co, k, k, ci}).permute({0, 3, 1, 2}); };
@@ -366,13 +377,7 @@ AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {
   if (x.size(0) == 1) return AdaConvImpl::PerSample;
   // Nk == 1 (toRGB): Bank is StyleGAN2's non-fused modconv at the same FLOPs.
   if (num_kernels == 1) return AdaConvImpl::Bank;
-  // CPU, batch > 1, measured with LibTorch 1.13 / oneDNN on this 2-core machine
-  // (min over 25 interleaved rounds, Nk = 4, emoji64 shapes; the machine was
-  // shared, so only the ranking is reliable), fwd ms PerSample / Grouped / Bank:
-  //   C=64  r=16  N=4:  1.28 / 1.03 / 3.36     N=16:  5.17 /  4.24 / 13.5
-  //   C=32  r=32  N=16: 4.52 / 4.04 / 16.0
-  //   C=16  r=64  N=16: 5.42 / 7.44 / 31.4     C=32 r=64 N=4: 4.0 / 6.8 / 30.3
-  // oneDNN's grouped conv (groups = N) keeps up with N separate dense convs up
+  // CPU, batch > 1 (timings in README "Speed and memory"): oneDNN's grouped conv (groups = N) keeps up with N separate dense convs up
   // to 32 px, where each per-sample conv is too small to amortise its call
   // overhead; from 64 px the per-sample channels_last convs win. Bank (Nk x
   // the FLOPs) lost at every shape with Nk = 4, so it is only used for Nk == 1.

@@ -1,5 +1,5 @@
 // Sample-adaptive kernel selection + StyleGAN2 modulation/demodulation.
-// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection (g_adaconv)";
+// Ref: GigaGAN (arXiv 2303.05511), "Sample-adaptive kernel selection" (g_adaconv):
 // Kang et al. 2023, Sec. 3.2, Eq. (1)-(2); StyleGAN2 Sec. 2.2 (demodulation).
 //
 //   K_n   = sum_i softmax(W_filter^T w_n + b_filter)_i * K_i      (bank of N kernels)
@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "fused_projection.h"
 #include "layers.h"
 
 namespace gg {
@@ -63,6 +64,23 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
   FullyConnectedLayer affine{nullptr};  // W_mod, b_mod: w -> C_in styles (bias init 1)
 
  private:
+  // The formulations of forward_with, one function each (see AdaConvImpl).
+  // Per-sample terms of Eq. (1)-(2) shared by all but Naive: the kernel
+  // weights a = softmax(W_filter^T w + b_filter) ([N, Nk], undefined when
+  // Nk = 1), the styles s with the equalized-lr gain folded in ([N, Ci]) and
+  // the bias with out_gain folded in ([Co], undefined without bias).
+  struct Modulation {
+    torch::Tensor a, s, b;
+  };
+  Modulation modulation(const torch::Tensor& w, double out_gain);
+  torch::Tensor forward_naive(const torch::Tensor& x_in, const torch::Tensor& w, double out_gain);
+  torch::Tensor forward_batch_one(const torch::Tensor& x_in, const Modulation& m, double out_gain);
+  torch::Tensor forward_selected(AdaConvImpl impl, const torch::Tensor& x, const Modulation& m, double out_gain);
+  torch::Tensor forward_bank(const torch::Tensor& x, const Modulation& m, double out_gain);
+  torch::Tensor select_kernels(const Modulation& m) const;  // [N, Co, Ci, k, k]
+  torch::Tensor per_tap(const torch::Tensor& v) const;      // [N, Ci] -> [N, Ci*k*k]
+  static torch::Tensor demod_coef(torch::Tensor energy, double out_gain);
+
   // Inference (no gradient wanted) on the CPU, everything the batch-1 path
   // needs that does not depend on the sample, rebuilt whenever one of the
   // layer's tensors changes (version counter, storage, device); `bank`

@@ -1,5 +1,5 @@
 // Attention layers of GigaGAN.
-// Ref: ../shared/GIGAGAN.md "Attention in the generator"; ViTGAN (Lee et al.
+// Ref: GigaGAN, "Interleaving attention with convolution"; ViTGAN (Lee et al.
 // 2022) L2-distance attention with tied W_q = W_k; Kang et al. 2023 Sec. 3.2.
 //
 // Choices where the paper is silent (StyleGAN2 / ViT conventions):

@@ -1,5 +1,5 @@
 // Attention layers of GigaGAN.
-// Ref: ../shared/GIGAGAN.md "Attention in the generator"; ViTGAN (Lee et al.
+// Ref: GigaGAN, "Interleaving attention with convolution"; ViTGAN (Lee et al.
 // 2022) L2-distance attention; Kang et al. 2023 Sec. 3.2.
 #pragma once
 #include <torch/torch.h>
@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "fused_projection.h"
 #include "layers.h"
 
 namespace gg {

@@ -3,7 +3,7 @@
 // a CRC-32 per tensor (so a flipped bit is caught and named). Any safetensors
 // tool can read them. Loading rebuilds the network from its own config, then
 // loads strictly: a missing, extra or wrongly shaped tensor is an error that
-// names it. Ref: ../shared/STYLE.md "Configuration" (StyleGAN's persistence).
+// names it, as StyleGAN's persistence keeps a network's init_kwargs with it.
 #pragma once
 #include <torch/torch.h>
 

@@ -2,7 +2,7 @@
 // Ref: Radford et al. 2021 "Learning Transferable Visual Models From Natural
 // Language Supervision"; HF transformers modeling_clip.py / configuration_clip.py
 // (module structure, key names, initialisation, config defaults);
-// ../shared/GIGAGAN.md "Notation" (ViT-L/14, penultimate-layer text features).
+// GigaGAN (Kang et al. 2023) uses CLIP ViT-L/14 and its penultimate-layer text features.
 #include "clip.h"
 
 #include <cmath>

@@ -1,7 +1,7 @@
 // Config of the CLIP text and vision towers. Field names are those of the
 // Hugging Face CLIPTextConfig / CLIPVisionConfig, so a model folder's
 // config.json maps onto them (see ClipConfig::from_hf_json).
-// Ref: Radford et al. 2021 (CLIP); ../shared/GIGAGAN.md "Notation".
+// Ref: Radford et al. 2021 (CLIP); GigaGAN (Kang et al. 2023) uses CLIP ViT-L/14.
 #pragma once
 #include <string>
 
@@ -49,8 +49,8 @@ struct ClipConfig {
   ClipVisionConfig vision_config;
   int projection_dim = 768;
   double logit_scale_init_value = 2.6592;
-  // GigaGAN takes text features from the penultimate layer (GIGAGAN.md
-  // "Notation"): -1 = last layer, -2 = penultimate, ...
+  // GigaGAN (Kang et al. 2023) takes text features from the penultimate
+  // layer: -1 = last layer, -2 = penultimate, ...
   int text_feature_layer = -2;
   void validate() const;
   // Reads a Hugging Face CLIPModel config.json, keeping the fields above and

@@ -1,4 +1,4 @@
-// Ref: Kang et al. 2023 Sec. 3.3, Eq. (5)-(6); ../shared/GIGAGAN.md "Discriminator";
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 3.3, Eq. (5)-(6);
 // StyleGAN2 networks_stylegan2.py (modulated conv, equalized lr) where the paper is silent.
 #include "discriminator.h"
 

@@ -2,8 +2,7 @@
 // late entry (pyramid level i enters at the layer of its resolution) and early
 // exit (every later scale j is a prediction), and per-exit heads
 //   D_ij(x, c) = psi_j(phi_{i->j}(x_i), t_D) + Conv1x1_j(phi_{i->j}(x_i)).
-// Ref: Kang et al. 2023 Sec. 3.3 (multi-scale input, multi-scale output), Eq. (5)-(6);
-// ../shared/GIGAGAN.md "Discriminator".
+// Ref: Kang et al. 2023 Sec. 3.3 (multi-scale input, multi-scale output), Eq. (5)-(6).
 #pragma once
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
 // Config of the GigaGAN discriminator and of the vision-aided discriminator.
-// Ref: ../shared/GIGAGAN.md "Discriminator", "Extra generator losses".
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511), "Discriminator design", vision-aided GAN.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// Typed errors of the core. Ref: ../shared/STYLE.md "Errors".
+// Typed errors of the core.
 // Messages say what went wrong, where, and what to do about it. They are caught
 // only in worker slots (ui/) and in main() (app/).
 #pragma once

@@ -1,6 +1,6 @@
 // The GigaGAN generator G = G_synth o M with learned text layers T, and
 // GeneratorConfig::validate / num_levels / num_ws.
-// Ref: ../shared/GIGAGAN.md "Generator"; Kang et al. 2023 Sec. 3.2.
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511) Sec. 3.2, the generator.
 #include "generator.h"
 
 #include <algorithm>

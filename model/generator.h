@@ -1,5 +1,5 @@
 // The GigaGAN generator G = G_synth o M with learned text layers T.
-// Ref: ../shared/GIGAGAN.md "Generator"; Kang et al. 2023 Sec. 3.2, Fig. 4.
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511) Sec. 3.2, Fig. 4.
 #pragma once
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
 // Config of the GigaGAN generator: text layers T, mapping M, synthesis G_synth.
-// Ref: ../shared/GIGAGAN.md "Generator".
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511), "Generator design".
 #pragma once
 #include <string>
 #include <vector>
@@ -28,7 +28,7 @@ struct GeneratorConfig {
   int num_kernels = 8;              // N, size of the adaptive kernel bank
   std::vector<int> attention_resolutions = {8, 16, 32};  // levels with self/cross-attention
   int attention_head_dim = 64;
-  double attention_residual_gain = 0.3;  // reduced residual gain (GIGAGAN.md)
+  double attention_residual_gain = 0.3;  // reduced residual gain (GigaGAN paper)
   int ffn_multiplier = 2;                // feed-forward width after attention
   std::string noise_mode_default = "const";  // "const" | "random" | "none"
   void validate() const;

@@ -1,8 +1,9 @@
-// Building blocks shared by every network: parameter creation (with a meta
-// mode that allocates nothing, for counting the paper-size models), shape
-// checks, a FLOP counter, and StyleGAN2's equalized-learning-rate layers.
+// StyleGAN2's equalized-learning-rate layers and the other small layers every
+// network is built from (activations, LayerNorm, plain Linear, 2x resampling).
+// Parameter creation is in meta_scope.h, shape checks in shape_check.h, FLOP
+// counting in flop_counter.h.
 // Ref: StyleGAN2 (Karras et al. 2020) networks_stylegan2.py FullyConnectedLayer,
-// Conv2dLayer; ../shared/GIGAGAN.md "Mapping".
+// Conv2dLayer; GigaGAN's mapping network keeps StyleGAN2's lr multiplier 0.01.
 #pragma once
 #include <torch/torch.h>
 
@@ -13,60 +14,11 @@
 #include <vector>
 
 #include "errors.h"
+#include "flop_counter.h"
+#include "meta_scope.h"
+#include "shape_check.h"
 
 namespace gg {
-
-// ---------------------------------------------------------------------------
-// Parameter creation. Every network in model/ creates its parameters and
-// buffers through new_tensor(), so that inside a MetaScope the whole model is
-// built on the meta device: shapes exist, no memory is allocated, and
-// in-place initialisers are no-ops. Used by `gigagan info` for the paper sizes.
-class MetaScope {
- public:
-  MetaScope();
-  ~MetaScope();
-  MetaScope(const MetaScope&) = delete;
-  MetaScope& operator=(const MetaScope&) = delete;
-  static bool active();
-
- private:
-  bool previous_;
-};
-torch::Tensor new_tensor(at::IntArrayRef sizes);  // float32, uninitialised
-torch::Tensor new_randn(at::IntArrayRef sizes, double std = 1.0);
-torch::Tensor new_zeros(at::IntArrayRef sizes);
-torch::Tensor new_full(at::IntArrayRef sizes, double value);
-
-int64_t count_parameters(const torch::nn::Module& m, bool trainable_only = false);
-
-// ---------------------------------------------------------------------------
-// Shape checks at module boundaries (StyleGAN's misc.assert_shape).
-// -1 in `expected` matches any size. Throws ShapeError naming `what`.
-void check_shape(const torch::Tensor& t, std::initializer_list<int64_t> expected,
-                 const char* what);
-void check_dim(const torch::Tensor& t, int64_t dim, const char* what);
-std::string shape_str(at::IntArrayRef s);
-
-// ---------------------------------------------------------------------------
-// FLOP counter: layers add the multiply-adds x2 they perform while a
-// FlopCounter is alive on this thread. Used by `gigagan bench`.
-class FlopCounter {
- public:
-  FlopCounter();
-  ~FlopCounter();
-  FlopCounter(const FlopCounter&) = delete;
-  FlopCounter& operator=(const FlopCounter&) = delete;
-  double flops() const { return flops_; }
-  static void add(double f);  // no-op unless a counter is active
-
- private:
-  double flops_ = 0;
-  FlopCounter* previous_;
-};
-// conv: 2 * N * C_out * C_in/groups * k*k * H_out * W_out
-void count_conv_flops(int64_t n, int64_t c_out, int64_t c_in, int64_t k, int64_t h_out,
-                      int64_t w_out);
-void count_matmul_flops(int64_t batch, int64_t m, int64_t k, int64_t n);
 
 // ---------------------------------------------------------------------------
 // Activations. lrelu with StyleGAN2's gain sqrt(2) keeps unit variance.
@@ -97,36 +49,6 @@ struct FullyConnectedLayerImpl : torch::nn::Module {
 
 };
 TORCH_MODULE(FullyConnectedLayer);
-
-// Several linear FullyConnectedLayers on the same input as ONE GEMM, without
-// gradients: attention's key/value projections, which at batch 1 are small
-// GEMMs whose per-call cost is a good part of their time. The concatenated
-// weight (gains folded in) is built on first use and rebuilt when any weight
-// or bias changes (version counter, storage, device), as AdaptiveConv2d's
-// inference cache. When gradients are wanted, or a weight is an inference
-// tensor (no version counter), each layer runs on its own as before.
-class FusedProjection {
- public:
-  // gains: layer k's output is gains[k] * layers[k](x) (forward_scaled; default 1).
-  explicit FusedProjection(std::vector<FullyConnectedLayer> layers, std::vector<double> gains = {});
-  // x: [..., in] -> one [..., out_k] per layer, in order (views of one
-  // output when fused).
-  std::vector<torch::Tensor> forward(const torch::Tensor& x);
-  // x: [..., in] -> [..., sum out_k], the layers' outputs side by side. With
-  // `out` (that shape) the result is written there (directly by the GEMM
-  // when out is contiguous) and returned.
-  torch::Tensor forward_cat(const torch::Tensor& x, torch::Tensor out = {});
-
- private:
-  bool fusable() const;
-  torch::Tensor fused(const torch::Tensor& x, torch::Tensor out);
-  std::vector<FullyConnectedLayer> layers_;
-  std::vector<double> gains_;
-  std::mutex mutex_;
-  torch::Tensor weight_, bias_;   // [sum out, in] * gain, [sum out] * gain
-  std::vector<int64_t> key_;      // versions of every weight and bias
-  std::vector<const void*> data_;  // and their storages
-};
 
 // Equalized-learning-rate 2-D convolution with optional 2x up/down sampling
 // (bilinear up before, average-pool down after; StyleGAN2 uses FIR filters,

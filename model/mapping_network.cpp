@@ -1,5 +1,5 @@
 // Conditional mapping network M(z, t_global) -> w.
-// Ref: ../shared/GIGAGAN.md "Generator" step 2; StyleGAN2 MappingNetwork.
+// Ref: Kang et al. 2023 (GigaGAN), mapping network w = M(z, t_global); StyleGAN2 MappingNetwork.
 #include "mapping_network.h"
 
 namespace gg {

@@ -1,5 +1,5 @@
 // Conditional mapping network M(z, t_global) -> w.
-// Ref: ../shared/GIGAGAN.md "Generator" step 2; StyleGAN2 networks_stylegan2.py
+// Ref: Kang et al. 2023 (GigaGAN), mapping network; StyleGAN2 networks_stylegan2.py
 // MappingNetwork (conditional form: embed(c), 2nd-moment normalization of both
 // inputs, concatenation, an MLP with equalized lr and lr multiplier 0.01).
 #pragma once

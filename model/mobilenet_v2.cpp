@@ -104,7 +104,7 @@ torch::Tensor MobileNetV2Impl::features(const torch::Tensor& pixel_values) {
   if (pixel_values.size(2) < 32 || pixel_values.size(3) < 32)
     throw ShapeError("MobileNetV2: images must be at least 32x32 px, got " + shape_str(pixel_values.sizes()));
   // Channels-last activations: LibTorch's CPU (oneDNN) depthwise convolutions
-  // are about 2-3x faster in NHWC; the results are the same up to rounding.
+  // are faster in NHWC; the results are the same up to rounding.
   auto x = conv_bn(pixel_values.contiguous(torch::MemoryFormat::ChannelsLast), *conv1, *bn_conv1, true);
   for (auto& b : blocks) {
     auto h = b.expand ? conv_bn(x, *b.expand, *b.expand_bn, true) : x;

@@ -1,7 +1,7 @@
 // Saving and loading single networks with the config that builds them.
 // A file holds one network (kind "generator", "discriminator", ...): loading
 // reads the config from the file, validates it, builds the network from it and
-// loads the weights strictly. Ref: ../shared/STYLE.md "Configuration".
+// loads the weights strictly.
 #pragma once
 #include <string>
 

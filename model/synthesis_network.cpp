@@ -1,5 +1,5 @@
 // Synthesis network G_synth.
-// Ref: ../shared/GIGAGAN.md "Generator" steps 3-4; Kang et al. 2023 Sec. 3.2;
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 3.2, synthesis network and image-pyramid output;
 // StyleGAN2 networks_stylegan2.py SynthesisLayer, ToRGBLayer, SynthesisBlock
 // (architecture 'skip').
 // Choices where the paper is silent (StyleGAN2's):

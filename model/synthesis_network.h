@@ -1,7 +1,7 @@
 // Synthesis network G_synth: learned 4x4 constant, levels 4..resolution px,
 // blocks g_xa(g_attn(g_adaconv(f, w), w), t_local), StyleGAN2 skip toRGB, an
 // image pyramid as output.
-// Ref: ../shared/GIGAGAN.md "Generator" steps 3-4; Kang et al. 2023 Sec. 3.2
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511) Sec. 3.2
 // and Fig. 4; StyleGAN2 SynthesisLayer / SynthesisBlock (skip architecture).
 #pragma once
 #include <torch/torch.h>
@@ -51,9 +51,8 @@ struct SynthesisBlockImpl : torch::nn::Module {
   // Inference with const noise: gain * strength * noise_const repeated over the
   // channels in the conv output's layout, [1, C_out, r, r]. Adding it is one
   // pass over same-layout tensors; broadcasting [r, r] over the channels of a
-  // channels_last output (and the 0-d strength) is TensorIterator's slow path
-  // (measured 24 us for 8 x 64 x 64). Rebuilt when the strength, the noise or
-  // the layout changes.
+  // channels_last output (and the 0-d strength) is TensorIterator's slow path.
+  // Rebuilt when the strength, the noise or the layout changes.
   torch::Tensor const_noise_term(const torch::Tensor& h, double gain);
   std::mutex noise_mutex_;
   torch::Tensor noise_term_;

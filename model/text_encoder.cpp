@@ -1,5 +1,5 @@
 // Learned text layers T on top of the frozen CLIP text encoder.
-// Ref: ../shared/GIGAGAN.md "Generator" step 1; Kang et al. 2023 Sec. 3.1.
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 3.1, text conditioning t = T(E_txt(c)).
 // The paper gives no details of T beyond "a few attention layers": we use an
 // equalized-lr input projection, a learned position embedding (init N(0, 0.02^2)
 // as CLIP/ViT), pre-LN TokenTransformerLayers (bidirectional: every token sees

@@ -1,5 +1,5 @@
 // Learned text layers T on top of the frozen CLIP text encoder.
-// Ref: ../shared/GIGAGAN.md "Generator" step 1: t = T(E_txt(c)); t_local = every
+// Ref: Kang et al. 2023 (GigaGAN), text conditioning: t = T(E_txt(c)); t_local = every
 // token except EOT, t_global = the EOT token.
 #pragma once
 #include <torch/torch.h>

@@ -1,5 +1,5 @@
 // Ref: openai/CLIP clip/simple_tokenizer.py and Hugging Face CLIPTokenizer;
-//      GIGAGAN.md "Notation" (C = 77 tokens per prompt).
+//      GigaGAN (Kang et al. 2023) encodes each prompt as C = 77 CLIP tokens.
 // Choices where the references differ or cannot be followed in C++:
 //  - ftfy.fix_text is unavailable: text is not repaired for mojibake, only HTML
 //    unescaped (a basic subset of html.unescape: numeric references and the

@@ -2,7 +2,7 @@
 // Hugging Face's CLIPTokenizer: text cleanup, lowercase, the CLIP
 // pre-tokenization regex, bytes_to_unicode, merges by rank with '</w>' ending a
 // word, then [bos] tokens [eos] [pad]... to the context length.
-// Ref: GIGAGAN.md "Notation" (C = 77 tokens per prompt, frozen CLIP text encoder);
+// Ref: Kang et al. 2023 (GigaGAN: C = 77 tokens per prompt, frozen CLIP text encoder);
 //      Radford et al. 2021 (CLIP), openai/CLIP clip/simple_tokenizer.py.
 #pragma once
 #include <torch/types.h>

@@ -1,4 +1,4 @@
-// Ref: Kang et al. 2023 Sec. 3.5 (GAN-based upsampler); ../shared/GIGAGAN.md "GAN upsampler";
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 3.5 (GAN-based upsampler);
 // StyleGAN2 (resnet blocks, skip ToRGB) where the paper is silent.
 #include "upsampler.h"
 

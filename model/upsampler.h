@@ -2,7 +2,7 @@
 // low-resolution image (e.g. 64 px) to a high-resolution one (e.g. 512 px) and
 // returns an RGB pyramid so its own discriminator can apply MS-I/O.
 // Ref: Kang et al. 2023 Sec. 3.5 and Appendix (GAN-based upsampler);
-// ../shared/GIGAGAN.md "GAN upsampler". StyleGAN2 residual blocks and skip
+// StyleGAN2 residual blocks and skip
 // ToRGB outputs where the paper is silent.
 #pragma once
 #include <torch/torch.h>

@@ -1,5 +1,5 @@
 // Config of the GigaGAN upsampler (asymmetric, text-conditioned U-Net).
-// Ref: ../shared/GIGAGAN.md "GAN upsampler".
+// Ref: Kang et al. 2023 (GigaGAN, arXiv 2303.05511), "GAN-based upsampler".
 #pragma once
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// Ref: ../shared/GIGAGAN.md "Extra generator losses"; Kang et al. 2023 Sec. 3.4;
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 3.4, the vision-aided adversarial loss;
 // Projected GAN (Sauer et al. 2021) for the fixed random projection.
 #include "vision_aided_discriminator.h"
 

@@ -1,7 +1,7 @@
 // Vision-aided discriminator: a frozen CLIP image encoder, features of a few
 // intermediate layers, a fixed random projection per layer (Projected GAN),
 // then a small text-modulated 3x3-conv head per layer with one logit per cell.
-// Ref: ../shared/GIGAGAN.md "Extra generator losses" (vision-aided adversarial loss);
+// Ref: the vision-aided adversarial loss of GigaGAN (arXiv 2303.05511):
 // Kang et al. 2023 Sec. 3.4; Kumari et al. 2022 (Vision-aided GAN); Sauer et al. 2021
 // (Projected GAN: fixed random 1x1 projection of pretrained features).
 #pragma once

@@ -1,4 +1,4 @@
-// Runs the `gigagan` command in-process (training/cli.h) for the suites that
+// Runs the `gigagan` command in-process (cli/cli.h) for the suites that
 // test commands: exit code and both output streams.
 #pragma once
 #include <sstream>

@@ -2,9 +2,9 @@
 // images alike before the discriminator (gradients flow through it to G).
 // Ref: Zhao, Liu, Lin, Zhu, Han, "Differentiable Augmentation for
 // Data-Efficient GAN Training", NeurIPS 2020 (DiffAugment: color, translation
-// 1/8, cutout 1/2, in that order); issue 3 "Data".
+// 1/8, cutout 1/2, in that order).
 //
-// GigaGAN's discriminator sees image pyramids (GIGAGAN.md "Multi-scale input"),
+// GigaGAN's discriminator sees image pyramids (multi-scale input, Kang et al. 2023),
 // so augment_pyramid draws ONE set of parameters per sample and applies the
 // same transform to every level, scaled to its resolution:
 //  - color: brightness + (u - 0.5), saturation x 2u, contrast x (u + 0.5), as

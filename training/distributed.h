@@ -3,8 +3,8 @@
 // where LibTorch has it). Gradients are averaged with one all-reduce per
 // optimiser step over a flattened buffer; rank 0's weights, optimiser state
 // and RNG are broadcast at start so every rank begins identical (resume
-// included). No home-made protocol. Ref: issue 3 "Scale beyond one machine";
-// PyTorch DistributedDataParallel (gradient averaging), c10d.
+// included); the ranks may run on several machines. No home-made protocol.
+// Ref: PyTorch DistributedDataParallel (gradient averaging), c10d.
 #pragma once
 #include <torch/torch.h>
 

@@ -6,8 +6,7 @@
 // not saturate on emoji as the small evaluator CLIP's do: Frechet distance
 // (FD-MobileNetV2), improved precision and recall with coverage, and linear
 // probes.
-// Ref: issue 3 "Observability", issue 4 "Quality bar", issue 15 "A metric
-// that sees what a person sees"; Heusel et al. 2017 (Frechet distance);
+// Ref: Heusel et al. 2017 (Frechet distance);
 // Hessel et al. 2021 (CLIPScore); Xu et al. 2018 (R-precision); Kynkaanniemi
 // et al. 2019 (improved precision and recall); Naeem et al. 2020
 // (coverage); Alain & Bengio 2016 (linear probes).

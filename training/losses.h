@@ -1,4 +1,4 @@
-// GAN losses of GigaGAN. Ref: ../shared/GIGAGAN.md "Discriminator" (MS-I/O,
+// GAN losses of GigaGAN. Ref: Kang et al. 2023, "Discriminator design" (MS-I/O,
 // matching-aware loss), StyleGAN2 (non-saturating logistic loss, R1).
 // All return scalar tensors (means over the batch and over spatial logits).
 #pragma once
@@ -8,7 +8,7 @@
 
 namespace gg {
 
-// Non-saturating logistic loss, softplus form (GIGAGAN.md V_GAN):
+// Non-saturating logistic loss, softplus form (V_GAN of the GigaGAN paper):
 //   D: softplus(-D(real)) + softplus(D(fake));  G: softplus(-D(fake)).
 torch::Tensor d_loss_real(const torch::Tensor& logits);  // mean softplus(-logits)
 torch::Tensor d_loss_fake(const torch::Tensor& logits);  // mean softplus(logits)

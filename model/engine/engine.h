@@ -22,7 +22,8 @@
 // worker thread (ui/'s worker object); the CLI from main(). Cached tensors
 // are computed outside InferenceMode so that inversion can differentiate
 // through them; rendering itself runs under c10::InferenceMode.
-// Ref: ../../shared/STYLE.md "Threads and the UI"; Kang et al. 2023 Sec. 4.5.
+// Ref: Kang et al. 2023 (GigaGAN) Sec. 4.5, controllable synthesis (style mixing,
+// prompt interpolation).
 #pragma once
 #include <torch/torch.h>
 
@@ -32,7 +33,7 @@
 #include <vector>
 
 #include "checkpoint.h"
-#include "layers.h"
+#include "layer_sets.h"
 #include "package.h"
 #include "prompt_cache.h"
 #include "recipe.h"

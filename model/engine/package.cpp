@@ -1,5 +1,5 @@
-// Model packages: load_package / save_package (Contract 1).
-// Ref: package.h; ../../shared/STYLE.md "Errors" (atomic writes, messages that name the file).
+// Model packages: load_package / save_package (the format is in package.h).
+// A package is written atomically (temporary folder, then rename); errors name the file.
 #include "package.h"
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Model packages (Contract 1 of the studio): a folder holding everything the
+// Model packages: a folder holding everything the
 // engine needs to turn a prompt into an image.
 //   <pkg>/package.json   {"format": "gigagan-package", "version": 1, "name", "description",
 //                         "tokenizer": "tokenizer", "clip": "clip.safetensors",
@@ -12,7 +12,7 @@
 // Paths in package.json are relative to <pkg>. The tokenizer's context length
 // and padding id come from the CLIP text config (max_position_embeddings,
 // pad_token_id). Text conditioning: ids -> clip->text_features -> G->encode_text.
-// Ref: /tmp/gg/brief.md "Contract 1"; ../../shared/STYLE.md "Configuration", "Errors".
+// Each network file carries the config that builds it; a package is written atomically.
 #pragma once
 #include <torch/torch.h>
 

@@ -4,7 +4,7 @@
 // Run:  build/tests/bench/bench_generator [--benchmark_filter=Generator]
 // With jemalloc: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 //                MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 build/.../bench_generator
-// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection"; the emoji64
+// Ref: GigaGAN's "Sample-adaptive kernel selection" (Kang et al. 2023); the emoji64
 // config below mirrors the "generator" section of resources/configs/emoji64.json.
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// The engine subcommands of `gigagan` (training/cli_{generate,mix,interpolate,
+// The engine subcommands of `gigagan` (cli/{generate,mix,interpolate,
 // invert,drag,upsample,render}.cpp), run in-process on a tiny package.
 #include <QtTest/QtTest>
 

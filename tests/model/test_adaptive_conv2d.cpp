@@ -1,7 +1,7 @@
 // Tests of AdaptiveConv2d: every formulation equals the naive per-sample
 // reference (values and gradients), the reference itself matches a known
 // answer, FLOP counting, meta construction.
-// Ref: ../shared/GIGAGAN.md "Sample-adaptive kernel selection (g_adaconv)".
+// Ref: Kang et al. 2023 (GigaGAN), "Sample-adaptive kernel selection" (g_adaconv).
 #include <QtTest/QtTest>
 
 #include "adaptive_conv2d.h"

@@ -1,7 +1,7 @@
 // Tests of the attention layers: tied q/k and the L2 logit formula, logit
 // scale at init, the w token, residual gain, cross-attention against a
 // hand-written reference, shapes, FLOPs, weight-decay set.
-// Ref: ../shared/GIGAGAN.md "Attention in the generator".
+// Ref: Kang et al. 2023 (GigaGAN), "Interleaving attention with convolution".
 #include <QtTest/QtTest>
 
 #include "attention.h"

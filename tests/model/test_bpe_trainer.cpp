@@ -303,7 +303,7 @@ class TestBpeTrainer : public QObject {
   }
 
   void tenThousandCaptions() {
-    // The size the issue asks to train in seconds; the time is printed, not asserted.
+    // 10,000 captions must train in seconds; the time is printed, not asserted.
     const auto corpus = make_corpus(10000, 1);
     gg::BpeTrainerConfig config;
     config.vocab_size = 4096;

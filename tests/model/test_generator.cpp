@@ -1,7 +1,7 @@
 // Tests of the generator: shapes of every module, t_local / t_global
 // extraction, W+ equivalence and locality, gradients to every parameter, meta
 // construction, noise modes, config validation messages.
-// Ref: ../shared/GIGAGAN.md "Generator".
+// Ref: Kang et al. 2023 (GigaGAN), "Generator design".
 #include <QtTest/QtTest>
 
 #include "generator.h"

@@ -1,4 +1,4 @@
-// The emoji dataset builder. Ref: issue 4 ("The dataset"), issue 15 part 3 ("Data": the Iconify styles).
+// The emoji dataset builder (Noto, Twemoji and the Iconify emoji styles; see emoji_dataset.h).
 #include "emoji_dataset.h"
 
 #include <opencv2/imgcodecs.hpp>

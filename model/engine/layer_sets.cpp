@@ -1,5 +1,5 @@
 // Layer sets for style swapping (layers.h).
-#include "layers.h"
+#include "layer_sets.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,9 +1,8 @@
 // `gigagan bench`: generator forward speed for model configs. Prints, per
 // config and batch size, ms per forward, images/s, GFLOP per image (counted by
 // the layers themselves, see FlopCounter), achieved GFLOP/s and the ratio of
-// the measured time to the time the FLOPs take at a reference rate (140
-// GFLOP/s: what channels_last convolution reaches on the 2-core CPU this
-// project is developed on).
+// the measured time to the time the FLOPs take at a reference rate
+// (--reference-gflops, 140 GFLOP/s by default).
 #include <algorithm>
 #include <chrono>
 #include <iomanip>

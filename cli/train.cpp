@@ -1,5 +1,5 @@
 // `gigagan train` and `gigagan train-clip`: the trainers of training/ behind
-// the command line, with Contract-2 progress (`--progress json`: one JSON
+// the command line, with JSON progress (`--progress json`: one JSON
 // object per line on stdout), control words on stdin (pause, resume, stop)
 // and SIGINT/SIGTERM as "stop" (a checkpoint is written, then exit 0).
 #include <fcntl.h>
@@ -98,7 +98,7 @@ std::vector<Option> loop_options() {
       {"sample-every", "N", "sample grid / metrics every N images (default: at checkpoints)", "0"},
       {"keep", "K", "keep the newest K checkpoints", "3"},
       {"tick", "N", "a progress line every N images (0: every step)", "0"},
-      {"progress", "MODE", "text, or json (one Contract-2 object per line; control words on stdin)", "text"},
+      {"progress", "MODE", "text, or json (one JSON progress event per line; control words on stdin)", "text"},
       {"nan-rollbacks", "N", "on a NaN/Inf loss, roll back to the last checkpoint with half the lr, N times", "0"},
       device_option(),
       threads_option(),
@@ -145,7 +145,7 @@ int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, c
   if (args.flag("restart") && !run.checkpoints().empty())
     throw UsageError("--restart: '" + run.root().string() + "' already has checkpoints; use another --out "
                      "(nothing is deleted)");
-  std::vector<std::string> skipped;  // corrupt newer checkpoints passed over (issue 18)
+  std::vector<std::string> skipped;  // corrupt newer checkpoints passed over
   if (!args.flag("restart") && loop.writer) resumed = resume_latest(trainer, run, &skipped);
   trainer.synchronize();  // data-parallel: every rank starts from rank 0's state
   json start = {{"event", "start"},        {"run_dir", run.root().string()}, {"mode", trainer.mode()},
@@ -303,9 +303,7 @@ int launch_workers(int nproc, int threads) {
   const int port = free_tcp_port();
   const std::string exe = fs::read_symlink("/proc/self/exe").string();
   // Ranks share the cores: idle OpenMP threads should sleep rather than spin,
-  // or a preempted thread stalls everyone waiting at its barrier. (emoji64 on
-  // this 2-core VM under load: one process with 2 spinning threads 1.1 img/s;
-  // --nproc 2 --threads 2, one passive thread per rank, 12 img/s.)
+  // or a preempted thread stalls everyone waiting at its barrier.
   ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   std::vector<pid_t> pids;
   for (int r = 0; r < nproc; ++r) {
@@ -455,7 +453,7 @@ Command gan_command(GanTarget target) {
       throw UsageError("gigagan " + name + ": --noise is the base generator's (the upsampler has input noise only)");
     if (up && o.recon_weight > 0)
       throw UsageError("gigagan " + name + ": --recon-weight is the base generator's (the upsampler has --pixel-weight)");
-    if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GIGAGAN.md)
+    if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GigaGAN paper)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);
     RunFolder run(args.get("out"));

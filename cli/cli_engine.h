@@ -40,7 +40,7 @@ cv::Mat tile(const torch::Tensor& images, int columns);
 // ConfigError / ImageError naming the file.
 RecipeGrid read_recipe_file(const std::string& path);
 
-// `gigagan bench --engine PKG|PRESET`: the engine's speed (see cli_bench.cpp).
+// `gigagan bench --engine PKG|PRESET`: the engine's speed (see cli/bench.cpp).
 int engine_bench(const Args& args, std::ostream& out);
 
 }  // namespace gg::cli

@@ -1,4 +1,4 @@
-// The `gigagan` command's dispatcher, options and error handling (training/cli.h).
+// The `gigagan` command's dispatcher, options and error handling (cli/cli.h).
 #include <QtTest/QtTest>
 
 #include <fstream>

@@ -1,4 +1,4 @@
-// The emoji dataset: `gigagan data emoji --out DIR` (issue 4, issue 15).
+// The emoji dataset: `gigagan data emoji --out DIR`.
 // Sources come from the npm registry (npm pack + tar): Noto (@svgmoji/noto,
 // one sprite sheet, split here), Twemoji (@twemoji/svg), the emoji sets of
 // Iconify (@iconify-json/*: Fluent Emoji Flat, Noto v1, Firefox OS Emoji,

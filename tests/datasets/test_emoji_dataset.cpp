@@ -1,4 +1,4 @@
-// The emoji dataset builder (training/emoji_dataset.h, training/svg_render.h),
+// The emoji dataset builder (datasets/emoji_dataset.h, datasets/svg_render.h),
 // on the fixture in tests/data/emoji (no network): sprite splitting, rendering
 // on white, exact 4x4 downsampling, captions, the split by emoji, weights,
 // broken or empty input, the Iconify loader (iconify/: chars, default size,

@@ -71,7 +71,7 @@ Command drag_command();
 Command upsample_command();
 Command render_command();
 Command convert_tfjs_command();
-// `gigagan bench --train`: times full training steps (training/cli_train.cpp).
+// `gigagan bench --train`: times full training steps (cli/train.cpp).
 int train_bench(const Args& args, std::ostream& out);
 
 // Entry point: returns the process exit code (0 ok, 1 error, 2 usage).

@@ -1,4 +1,4 @@
-// `gigagan package`: assembles a model package (Contract 1, model/engine/
+// `gigagan package`: assembles a model package (format in model/engine/
 // package.h) from the artefacts of separate runs: the base model (a train
 // run's package/ folder or any package), an upsampler (train-upsampler's
 // upsampler.safetensors), an evaluator CLIP (train-clip's clip.safetensors)

@@ -1,4 +1,4 @@
-// `gigagan data emoji --out DIR`: builds the emoji dataset (training/emoji_dataset.h).
+// `gigagan data emoji --out DIR`: builds the emoji dataset (datasets/emoji_dataset.h).
 #include <algorithm>
 #include <iomanip>
 #include <sstream>
