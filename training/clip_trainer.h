@@ -1,9 +1,9 @@
 // `gigagan train-clip`: a CLIP (text + image towers) trained contrastively on
-// a captioned dataset, for machines where no pretrained CLIP exists (as this
-// one). Used as GigaGAN's frozen encoder, and, with another seed and size, as
+// a captioned dataset, for machines where no pretrained CLIP exists.
+// Used as GigaGAN's frozen encoder, and, with another seed and size, as
 // the evaluator CLIP that only computes metrics.
 // Ref: Radford et al. 2021 (symmetric InfoNCE, learned temperature clamped at
-// 100); issue 3 "Objective and optimisation".
+// 100).
 #pragma once
 #include <torch/torch.h>
 
@@ -68,6 +68,7 @@ class ClipTrainer : public TrainerBase {
   std::string export_package(const RunFolder& run) override;
   double learning_rate() const override;
   void scale_learning_rate(double factor) override { lr_scale_ *= factor; }
+  const Dataset* training_data() const override { return train_.get(); }
 
   ClipModel& model() { return clip_; }
 

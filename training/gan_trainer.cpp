@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "clip_trainer.h"
@@ -102,19 +103,35 @@ torch::Tensor mean_over(const std::vector<torch::Tensor>& logits, torch::Tensor 
   return sum_over_pairs(logits, loss) / static_cast<double>(logits.size());
 }
 
-// Times `fn` and counts its forward FLOPs x `multiplier` into `profile` under
-// `phase` when profiling; otherwise just runs it.
-template <class F>
-auto measured(bool on, StepProfile& profile, const char* phase, double multiplier, F&& fn) {
-  if (!on) return fn();
-  const auto t0 = std::chrono::steady_clock::now();
-  FlopCounter counter;
-  auto result = fn();
-  profile.flops[phase] += counter.flops() * multiplier;
-  profile.forward_flops[phase] += counter.flops();
-  profile.seconds[phase] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return result;
-}
+// Profiling (`gigagan bench --train`) of one phase of a step, kept out of the
+// loss code: while alive, times the scope and counts its forward FLOPs
+// (x `multiplier` for the backward they cause) into `profile` under `phase`.
+// Does nothing when `profile` is null.
+class PhaseTimer {
+ public:
+  PhaseTimer(StepProfile* profile, const char* phase, double multiplier)
+      : profile_(profile), phase_(phase), multiplier_(multiplier) {
+    if (profile_) {
+      counter_.emplace();
+      t0_ = std::chrono::steady_clock::now();
+    }
+  }
+  ~PhaseTimer() {
+    if (!profile_) return;
+    profile_->flops[phase_] += counter_->flops() * multiplier_;
+    profile_->forward_flops[phase_] += counter_->flops();
+    profile_->seconds[phase_] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+ private:
+  StepProfile* profile_;
+  const char* phase_;
+  double multiplier_;
+  std::optional<FlopCounter> counter_;
+  std::chrono::steady_clock::time_point t0_;
+};
 
 }  // namespace
 
@@ -379,142 +396,181 @@ std::vector<std::vector<torch::Tensor>> GanTrainer::d_logits(const std::vector<t
   return out;
 }
 
-StepResult GanTrainer::step() {
-  StepResult r;
-  Batch batch = measured(profiling_, profile_, "data", 0, [&] { return loader_->next(); });
+void GanTrainer::record(StepResult& r, const char* name, const torch::Tensor& value) const {
+  const double x = value.item<double>();
+  r.losses[name] += x;
+  if (!std::isfinite(x) && r.non_finite.empty()) r.non_finite = name;
+}
+
+GanTrainer::StepInputs GanTrainer::prepare_step() {
+  StepInputs in;
+  Batch batch;
+  {
+    PhaseTimer timer(timing(), "data", 0);
+    batch = loader_->next();
+  }
   if (profiling_) ++profile_.steps;
   const int64_t per_rank = options_.batch / dp_.world;
   const int64_t begin = dp_.rank * per_rank;
-  const int micro_steps = static_cast<int>(per_rank / micro_);
-  const double share = static_cast<double>(micro_) / static_cast<double>(per_rank);
-  auto captions = std::vector<std::string>(batch.captions.begin() + begin, batch.captions.begin() + begin + per_rank);
-  auto captions_hat =
+  in.micro_steps = static_cast<int>(per_rank / micro_);
+  in.share = static_cast<double>(micro_) / static_cast<double>(per_rank);
+  in.captions = std::vector<std::string>(batch.captions.begin() + begin, batch.captions.begin() + begin + per_rank);
+  const auto captions_hat =
       std::vector<std::string>(batch.captions_hat.begin() + begin, batch.captions_hat.begin() + begin + per_rank);
-  auto text = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions); });
-  auto text_hat = measured(profiling_, profile_, "text features", 1, [&] { return text_->get(captions_hat); });
+  {
+    PhaseTimer timer(timing(), "text features", 1);
+    in.text = text_->get(in.captions);
+    in.text_hat = text_->get(captions_hat);
+  }
   const bool up = target_ == GanTarget::Upsampler;
-  torch::Tensor lows = batch.images.slice(0, begin, begin + per_rank).to(device_);
-  torch::Tensor reals = up ? batch.images_hr.slice(0, begin, begin + per_rank).to(device_) : lows;
-  auto check = [&](const char* name, const torch::Tensor& v) {
-    const double x = v.item<double>();
-    r.losses[name] += x;
-    if (!std::isfinite(x) && r.non_finite.empty()) r.non_finite = name;
-  };
-  torch::Tensor z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
-  torch::Tensor z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+  in.lows = batch.images.slice(0, begin, begin + per_rank).to(device_);
+  in.reals = up ? batch.images_hr.slice(0, begin, begin + per_rank).to(device_) : in.lows;
+  in.z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+  in.z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
-  const bool recon = !up && options_.recon_weight > 0;
-  const bool adversarial = options_.gan_weight > 0;
-  std::vector<torch::Tensor> real_levels;  // recon: the real images' pyramid, as G's levels
-  if (recon) {
-    real_levels = image_pyramid(reals, config_.generator.num_levels());
+  if (!up && options_.recon_weight > 0) {
+    in.real_levels = image_pyramid(in.reals, config_.generator.num_levels());
     if (options_.recon_samples > 1 && images >= options_.d_warmup_images) {
       // Best of K: drawn on every rank for the whole batch (same stream), then sliced.
       const int64_t K = options_.recon_samples;
-      torch::Tensor extra = draw_z(options_.batch * (K - 1)).view({K - 1, options_.batch, -1}).slice(1, begin, begin + per_rank);
-      z_g = measured(profiling_, profile_, "G step: recon choice", 1, [&] {
-        return choose_recon_z(torch::cat({z_g.unsqueeze(0), extra}), text, real_levels);
-      });
+      torch::Tensor extra =
+          draw_z(options_.batch * (K - 1)).view({K - 1, options_.batch, -1}).slice(1, begin, begin + per_rank);
+      PhaseTimer timer(timing(), "G step: recon choice", 1);
+      in.z_g = choose_recon_z(torch::cat({in.z_g.unsqueeze(0), extra}), in.text, in.real_levels);
     }
   }
+  return in;
+}
 
-  // ---- G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided.
-  // Not during the D warm-up of a fine-tuning run (d_warmup_images): a fresh
-  // D would first push an --init generator around with meaningless gradients.
-  if (images >= options_.d_warmup_images) {
-    set_requires_grad(true);
-    adam_g_->zero_grad();
-    for (int m = 0; m < micro_steps; ++m) {
-      const int64_t a = m * micro_, b = a + micro_;
-      auto t = slice(text, a, b);
-      auto t_hat = slice(text_hat, a, b);
-      auto fake = measured(profiling_, profile_, "G step: G forward", 3,
-                           [&] { return generate(false, z_g.slice(0, a, b), t, lows.slice(0, a, b)); });
-      torch::Tensor total = torch::zeros({}, fake[0].options());
-      std::vector<torch::Tensor> aug;
-      if (adversarial) {
-        aug = augment(fake);
-        std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
-        if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
-        auto logits = measured(profiling_, profile_, "G step: D forward", 2, [&] { return d_logits(aug, t_ds); });
-        torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
-        total = options_.gan_weight * g_gan;
-        check("g_gan", g_gan);
-        if (options_.match_weight > 0) {
-          auto g_match = sum_over_pairs(logits[1], d_loss_fake);
-          total = total + options_.gan_weight * options_.match_weight * g_match;
-          check("g_match", g_match);
-        }
-      }
-      if (options_.clip_weight > 0) {
-        auto image = measured(profiling_, profile_, "G step: CLIP image", 2, [&] { return clip_->encode_image(fake[0]); });
-        auto logits_clip = clip_->logit_scale.exp().clamp_max(100.0) * torch::matmul(image, t.embed.t());
-        auto same = torch::zeros({b - a, b - a}, image.options());
-        for (int64_t i = 0; i < b - a; ++i)
-          for (int64_t j = 0; j < b - a; ++j)
-            if (captions[static_cast<size_t>(a + i)] == captions[static_cast<size_t>(a + j)]) same[i][j] = 1.0;
-        auto g_clip = -(same / same.sum(1, true) * torch::log_softmax(logits_clip, 1)).sum(1).mean();
-        total = total + options_.clip_weight * g_clip;
-        check("g_clip", g_clip);
-      }
-      if (VA_ && adversarial) {
-        auto va = measured(profiling_, profile_, "G step: vision-aided D", 2, [&] { return VA_->forward(aug[0], t.pooled); });
-        auto g_vision = mean_over(va, g_loss);
-        total = total + options_.gan_weight * options_.vision_weight * g_vision;
-        check("g_vision", g_vision);
-      }
-      if (up && options_.perceptual_weight > 0) {
-        auto g_perceptual = measured(profiling_, profile_, "G step: perceptual", 2,
-                                     [&] { return perceptual_loss(fake[0], reals.slice(0, a, b)); });
-        total = total + options_.perceptual_weight * g_perceptual;
-        check("g_perceptual", g_perceptual);
-      }
-      if (up && options_.pixel_weight > 0) {
-        // The perceptual features are layer-normalised per token, blind to
-        // absolute colour: without this term the upsampler's colours drift
-        // (seen in its first samples). Averaged down to the input resolution,
-        // the output should give back the real low-res image: LPIPS's early
-        // layers constrain the same low frequencies.
-        const auto real = reals.slice(0, a, b);
-        const int64_t factor = real.size(2) / lows.size(2);
-        auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
-        total = total + options_.pixel_weight * g_pixel;
-        check("g_pixel", g_pixel);
-      }
-      if (recon) {
-        auto g_recon = recon_distance(fake, real_levels, a, b).mean();
-        total = total + options_.recon_weight * g_recon;
-        check("g_recon", g_recon);
-      }
-      if (options_.inject_nan_at_step == steps && !nan_injected_) {
-        nan_injected_ = true;  // once per process, so a rollback can get past it
-        total = total * std::numeric_limits<double>::quiet_NaN();
-      }
-      check("g_total", total);
-      measured(profiling_, profile_, "G step: backward", 0, [&] { (total * share).backward(); return 0; });
+torch::Tensor GanTrainer::g_clip_loss(const torch::Tensor& fake, const TextCache::Features& t,
+                                      const std::vector<std::string>& captions, int64_t a) {
+  // L_CLIP: the generated image's CLIP embedding against every caption of the
+  // batch; captions equal to its own count as positives.
+  torch::Tensor image;
+  {
+    PhaseTimer timer(timing(), "G step: CLIP image", 2);
+    image = clip_->encode_image(fake);
+  }
+  const int64_t n = fake.size(0);
+  auto logits_clip = clip_->logit_scale.exp().clamp_max(100.0) * torch::matmul(image, t.embed.t());
+  auto same = torch::zeros({n, n}, image.options());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (captions[static_cast<size_t>(a + i)] == captions[static_cast<size_t>(a + j)]) same[i][j] = 1.0;
+  return -(same / same.sum(1, true) * torch::log_softmax(logits_clip, 1)).sum(1).mean();
+}
+
+torch::Tensor GanTrainer::g_loss_micro(const StepInputs& in, int64_t a, int64_t b, StepResult& r) {
+  const bool up = target_ == GanTarget::Upsampler;
+  const bool adversarial = options_.gan_weight > 0;
+  auto t = slice(in.text, a, b);
+  auto t_hat = slice(in.text_hat, a, b);
+  std::vector<torch::Tensor> fake;
+  {
+    PhaseTimer timer(timing(), "G step: G forward", 3);
+    fake = generate(false, in.z_g.slice(0, a, b), t, in.lows.slice(0, a, b));
+  }
+  torch::Tensor total = torch::zeros({}, fake[0].options());
+  std::vector<torch::Tensor> aug;
+  if (adversarial) {
+    // V_MSIO with the non-saturating loss, and the matching-aware term: G(c)
+    // paired with a wrong caption c_hat is fake for G too.
+    aug = augment(fake);
+    std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
+    if (options_.match_weight > 0) t_ds.push_back(D_->text_embedding(t_hat.tokens, t_hat.eot_index));
+    std::vector<std::vector<torch::Tensor>> logits;
+    {
+      PhaseTimer timer(timing(), "G step: D forward", 2);
+      logits = d_logits(aug, t_ds);
     }
-    if (!gradients_ready(*adam_g_, "G gradient", r)) return r;
-    measured(profiling_, profile_, "G step: Adam + EMA", 0, [&] { adam_g_->step(); adam_g_->zero_grad(); hold_noise_strengths(); update_ema(); return 0; });
+    torch::Tensor g_gan = sum_over_pairs(logits[0], g_loss);
+    total = options_.gan_weight * g_gan;
+    record(r, "g_gan", g_gan);
+    if (options_.match_weight > 0) {
+      auto g_match = sum_over_pairs(logits[1], d_loss_fake);
+      total = total + options_.gan_weight * options_.match_weight * g_match;
+      record(r, "g_match", g_match);
+    }
   }
+  if (options_.clip_weight > 0) {
+    auto g_clip = g_clip_loss(fake[0], t, in.captions, a);
+    total = total + options_.clip_weight * g_clip;
+    record(r, "g_clip", g_clip);
+  }
+  if (VA_ && adversarial) {
+    std::vector<torch::Tensor> va;
+    {
+      PhaseTimer timer(timing(), "G step: vision-aided D", 2);
+      va = VA_->forward(aug[0], t.pooled);
+    }
+    auto g_vision = mean_over(va, g_loss);
+    total = total + options_.gan_weight * options_.vision_weight * g_vision;
+    record(r, "g_vision", g_vision);
+  }
+  if (up && options_.perceptual_weight > 0) {
+    torch::Tensor g_perceptual;
+    {
+      PhaseTimer timer(timing(), "G step: perceptual", 2);
+      g_perceptual = perceptual_loss(fake[0], in.reals.slice(0, a, b));
+    }
+    total = total + options_.perceptual_weight * g_perceptual;
+    record(r, "g_perceptual", g_perceptual);
+  }
+  if (up && options_.pixel_weight > 0) {
+    // The perceptual features are layer-normalised per token, blind to
+    // absolute colour: without this term the upsampler's colours drift.
+    // Averaged down to the input resolution, the output should give back the
+    // real low-res image: LPIPS's early layers constrain the same low
+    // frequencies.
+    const auto real = in.reals.slice(0, a, b);
+    const int64_t factor = real.size(2) / in.lows.size(2);
+    auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
+    total = total + options_.pixel_weight * g_pixel;
+    record(r, "g_pixel", g_pixel);
+  }
+  if (!in.real_levels.empty()) {
+    auto g_recon = recon_distance(fake, in.real_levels, a, b).mean();
+    total = total + options_.recon_weight * g_recon;
+    record(r, "g_recon", g_recon);
+  }
+  return total;
+}
 
-  // ---- D: V_MSIO + matching-aware + vision-aided.
-  if (!adversarial) {  // gan_weight 0: G learns from the reconstruction (and CLIP) terms alone; D rests
-    for (auto& [k, v] : r.losses) v /= micro_steps;
-    return r;
-  }
-  set_requires_grad(false);
-  adam_d_->zero_grad();
-  for (int m = 0; m < micro_steps; ++m) {
+bool GanTrainer::g_main(const StepInputs& in, StepResult& r) {
+  set_requires_grad(true);
+  adam_g_->zero_grad();
+  for (int m = 0; m < in.micro_steps; ++m) {
     const int64_t a = m * micro_, b = a + micro_;
-    auto t = slice(text, a, b);
-    auto t_hat = slice(text_hat, a, b);
+    torch::Tensor total = g_loss_micro(in, a, b, r);
+    if (options_.inject_nan_at_step == steps && !nan_injected_) {
+      nan_injected_ = true;  // once per process, so a rollback can get past it
+      total = total * std::numeric_limits<double>::quiet_NaN();
+    }
+    record(r, "g_total", total);
+    PhaseTimer timer(timing(), "G step: backward", 0);
+    (total * in.share).backward();
+  }
+  if (!gradients_ready(*adam_g_, "G gradient", r)) return false;
+  PhaseTimer timer(timing(), "G step: Adam + EMA", 0);
+  adam_g_->step();
+  adam_g_->zero_grad();
+  hold_noise_strengths();
+  update_ema();
+  return true;
+}
+
+void GanTrainer::d_main(const StepInputs& in, StepResult& r) {
+  for (int m = 0; m < in.micro_steps; ++m) {
+    const int64_t a = m * micro_, b = a + micro_;
+    auto t = slice(in.text, a, b);
+    auto t_hat = slice(in.text_hat, a, b);
     std::vector<torch::Tensor> fake;
     {
       torch::NoGradGuard ng;
-      fake = measured(profiling_, profile_, "D step: G forward", 1,
-                      [&] { return generate(false, z_d.slice(0, a, b), t, lows.slice(0, a, b)); });
+      PhaseTimer timer(timing(), "D step: G forward", 1);
+      fake = generate(false, in.z_d.slice(0, a, b), t, in.lows.slice(0, a, b));
     }
-    auto real = real_pyramid(reals.slice(0, a, b));
+    auto real = real_pyramid(in.reals.slice(0, a, b));
     auto real_aug = augment(real);
     auto fake_aug = augment(fake);
     std::vector<torch::Tensor> t_ds = {D_->text_embedding(t.tokens, t.eot_index)};
@@ -524,7 +580,11 @@ StepResult GanTrainer::step() {
     for (size_t l = 0; l < real_aug.size(); ++l) both.push_back(torch::cat({real_aug[l], fake_aug[l]}));
     std::vector<torch::Tensor> t_both;
     for (const auto& td : t_ds) t_both.push_back(torch::cat({td, td}));
-    auto logits = measured(profiling_, profile_, "D step: D forward", 3, [&] { return d_logits(both, t_both); });
+    std::vector<std::vector<torch::Tensor>> logits;
+    {
+      PhaseTimer timer(timing(), "D step: D forward", 3);
+      logits = d_logits(both, t_both);
+    }
     const int64_t n = b - a;
     auto part = [&](const std::vector<torch::Tensor>& ls, bool real_half) {
       std::vector<torch::Tensor> out;
@@ -534,46 +594,71 @@ StepResult GanTrainer::step() {
     auto d_real = sum_over_pairs(part(logits[0], true), d_loss_real);
     auto d_fake = sum_over_pairs(part(logits[0], false), d_loss_fake);
     torch::Tensor total = d_real + d_fake;
-    check("d_real", d_real);
-    check("d_fake", d_fake);
+    record(r, "d_real", d_real);
+    record(r, "d_fake", d_fake);
     if (options_.match_weight > 0) {
       auto d_match = sum_over_pairs(logits[1], d_loss_fake);  // (x, c_hat) and (G(c), c_hat) are both fake
       total = total + options_.match_weight * d_match;
-      check("d_match", d_match);
+      record(r, "d_match", d_match);
     }
     if (VA_) {
-      auto va = measured(profiling_, profile_, "D step: vision-aided D", 1, [&] {
-        return VA_->forward(torch::cat({real_aug[0], fake_aug[0]}), torch::cat({t.pooled, t.pooled}));
-      });
+      std::vector<torch::Tensor> va;
+      {
+        PhaseTimer timer(timing(), "D step: vision-aided D", 1);
+        va = VA_->forward(torch::cat({real_aug[0], fake_aug[0]}), torch::cat({t.pooled, t.pooled}));
+      }
       auto d_vision = mean_over(part(va, true), d_loss_real) + mean_over(part(va, false), d_loss_fake);
       total = total + options_.vision_weight * d_vision;
-      check("d_vision", d_vision);
+      record(r, "d_vision", d_vision);
     }
-    measured(profiling_, profile_, "D step: backward", 0, [&] { (total * share).backward(); return 0; });
+    PhaseTimer timer(timing(), "D step: backward", 0);
+    (total * in.share).backward();
   }
-  // ---- Lazy R1 on reals, every r1_interval steps, scaled by the interval.
-  if (options_.r1_gamma > 0 && steps % options_.r1_interval == 0) {
-    for (int m = 0; m < micro_steps; ++m) {
-      const int64_t a = m * micro_, b = a + micro_;
-      auto t = slice(text, a, b);
-      auto real = real_pyramid(reals.slice(0, a, b).detach());
-      for (auto& level : real) level = level.detach().requires_grad_(true);
-      // Not augmented: grid_sample has no double backward in LibTorch, and R1
-      // penalises D's gradient at the data itself.
-      auto preds = measured(profiling_, profile_, "R1: D forward", 4, [&] { return D_->forward(real, t.tokens, t.eot_index); });
-      torch::Tensor sum = torch::zeros({}, reals.options());
-      for (const auto& p : preds) sum = sum + p.logits.sum();
-      auto r1 = r1_penalty(sum, real);
-      check("r1", r1);
-      measured(profiling_, profile_, "R1: backward", 0, [&] {
-        (r1 * (options_.r1_gamma / 2 * options_.r1_interval) * share).backward();
-        return 0;
-      });
+}
+
+void GanTrainer::d_reg(const StepInputs& in, StepResult& r) {
+  for (int m = 0; m < in.micro_steps; ++m) {
+    const int64_t a = m * micro_, b = a + micro_;
+    auto t = slice(in.text, a, b);
+    auto real = real_pyramid(in.reals.slice(0, a, b).detach());
+    for (auto& level : real) level = level.detach().requires_grad_(true);
+    // Not augmented: grid_sample has no double backward in LibTorch, and R1
+    // penalises D's gradient at the data itself.
+    std::vector<DiscriminatorPrediction> preds;
+    {
+      PhaseTimer timer(timing(), "R1: D forward", 4);
+      preds = D_->forward(real, t.tokens, t.eot_index);
     }
+    torch::Tensor sum = torch::zeros({}, in.reals.options());
+    for (const auto& p : preds) sum = sum + p.logits.sum();
+    auto r1 = r1_penalty(sum, real);
+    record(r, "r1", r1);
+    PhaseTimer timer(timing(), "R1: backward", 0);
+    (r1 * (options_.r1_gamma / 2 * options_.r1_interval) * in.share).backward();
   }
-  if (!gradients_ready(*adam_d_, "D gradient", r)) return r;
-  measured(profiling_, profile_, "D step: Adam", 0, [&] { adam_d_->step(); adam_d_->zero_grad(); return 0; });
-  for (auto& [k, v] : r.losses) v /= micro_steps;
+}
+
+StepResult GanTrainer::step() {
+  StepResult r;
+  const StepInputs in = prepare_step();
+  // G: V_MSIO (non-saturating) + matching-aware + CLIP + vision-aided (+ the
+  // reconstruction and upsampler terms). Not during the D warm-up of a
+  // fine-tuning run (d_warmup_images): a fresh D would first push an --init
+  // generator around with meaningless gradients.
+  if (images >= options_.d_warmup_images && !g_main(in, r)) return r;
+  if (options_.gan_weight > 0) {
+    // D: V_MSIO + matching-aware + vision-aided, then lazy R1 on reals every
+    // r1_interval steps, scaled by the interval (StyleGAN2).
+    set_requires_grad(false);
+    adam_d_->zero_grad();
+    d_main(in, r);
+    if (options_.r1_gamma > 0 && steps % options_.r1_interval == 0) d_reg(in, r);
+    if (!gradients_ready(*adam_d_, "D gradient", r)) return r;
+    PhaseTimer timer(timing(), "D step: Adam", 0);
+    adam_d_->step();
+    adam_d_->zero_grad();
+  }  // gan_weight 0: G learns from the reconstruction (and CLIP) terms alone; D rests
+  for (auto& [k, v] : r.losses) v /= in.micro_steps;
   return r;
 }
 

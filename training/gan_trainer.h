@@ -1,5 +1,5 @@
 // `gigagan train`: the GigaGAN base generator against its discriminators with
-// the full objective of ../shared/GIGAGAN.md:
+// the full objective of the GigaGAN paper (Kang et al. 2023):
 //   D: V_MSIO over every (i, j) pair (real vs fake) + matching-aware pairs
 //      (x, c_hat) and (G(c), c_hat) as fakes + the vision-aided D's logistic
 //      loss + lazy R1 on reals;
@@ -8,7 +8,7 @@
 // Adam (betas 0, 0.99; lazy-regularisation corrected for D), G EMA with a
 // half-life in images (StyleGAN2), gradient accumulation over micro-batches,
 // optional data parallelism through a gradient reducer (training/distributed.h).
-// Ref: ../shared/GIGAGAN.md "Discriminator", "Extra generator losses";
+// Ref: GigaGAN (arXiv 2303.05511), "Discriminator design" and its losses;
 // Karras et al. 2020 (StyleGAN2: lazy R1, EMA); Kang et al. 2023 Sec. 3.3-3.4.
 #pragma once
 #include <torch/torch.h>
@@ -40,7 +40,7 @@ struct GanTrainOptions {
   double lr_d = 2e-3;
   double beta1 = 0.0;
   double beta2 = 0.99;
-  double attention_weight_decay = 0.0;  // decoupled, on attention projections (GIGAGAN.md)
+  double attention_weight_decay = 0.0;  // decoupled, on attention projections (GigaGAN paper)
   double r1_gamma = 0.05;
   int r1_interval = 16;     // lazy R1: every this many steps, scaled by the interval
   double match_weight = 1.0;   // matching-aware loss, for G and D
@@ -141,7 +141,7 @@ struct StepProfile {
 // upsampler (text-conditioned, 64 -> 256 px from real (low, high) pairs).
 // The upsampler uses the base losses without the vision-aided one, plus a
 // perceptual loss on frozen CLIP image features (no VGG/LPIPS weights exist
-// here), and Gaussian noise on its input (GIGAGAN.md "GAN upsampler").
+// here), and Gaussian noise on its input (GigaGAN's "GAN-based upsampler").
 enum class GanTarget { Base, Upsampler };
 
 class GanTrainer : public TrainerBase {
@@ -163,6 +163,7 @@ class GanTrainer : public TrainerBase {
   double learning_rate() const override { return options_.lr_g * lr_scale_; }
   void synchronize() override;
   void scale_learning_rate(double factor) override;
+  const Dataset* training_data() const override { return train_.get(); }
 
   // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required.
   void init_generator(const TensorMap& generator, const std::string& source);
@@ -221,6 +222,31 @@ class GanTrainer : public TrainerBase {
   torch::Tensor choose_recon_z(const torch::Tensor& candidates, const TextCache::Features& text,
                                const std::vector<torch::Tensor>& real);
   void set_requires_grad(bool g_trains);
+
+  // One optimiser step in the phases of StyleGAN's loss.py: the batch (this
+  // rank's share, text features, latents), G's loss and update (Gmain), D's
+  // loss (Dmain), lazy R1 (Dreg).
+  struct StepInputs {
+    std::vector<std::string> captions;
+    TextCache::Features text, text_hat;  // the captions' and the wrong captions' (c_hat) features
+    torch::Tensor lows, reals;           // reals: the high-res images for the upsampler, else lows
+    torch::Tensor z_g, z_d;              // latents of the G and D phases
+    std::vector<torch::Tensor> real_levels;  // recon_weight > 0: the reals' pyramid, as G's levels
+    int micro_steps = 1;
+    double share = 1.0;  // each micro-batch's share of the step's gradient
+  };
+  StepInputs prepare_step();
+  // G's total loss on micro-batch rows [a, b) (every term recorded in `r`).
+  torch::Tensor g_loss_micro(const StepInputs& in, int64_t a, int64_t b, StepResult& r);
+  torch::Tensor g_clip_loss(const torch::Tensor& fake, const TextCache::Features& t,
+                            const std::vector<std::string>& captions, int64_t a);
+  // Backward over every micro-batch, then Adam and EMA; false when the step
+  // must not be applied (non-finite gradients; `r` says why).
+  bool g_main(const StepInputs& in, StepResult& r);
+  void d_main(const StepInputs& in, StepResult& r);  // accumulates D's gradients
+  void d_reg(const StepInputs& in, StepResult& r);   // accumulates R1's gradients
+  void record(StepResult& r, const char* name, const torch::Tensor& value) const;
+  StepProfile* timing() { return profiling_ ? &profile_ : nullptr; }
 
   ModelConfig config_;
   GanTrainOptions options_;

@@ -322,6 +322,27 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
   // every few minutes, or a long run's resident memory creeps up (README,
   // "Speed and memory").
   MemoryReleaseTimer release_memory(300);
+  // Images that become unreadable while the run goes on (deleted, truncated,
+  // replaced by garbage) are skipped by the loader; each is reported once as a
+  // warning event, so a run never loses data silently.
+  const Dataset* data = trainer.training_data();
+  int64_t skipped_seen = data ? data->report().total_skipped() : 0;
+  size_t listed_seen = data ? data->report().listed.size() : 0;
+  auto report_new_skips = [&]() {
+    if (!data) return;
+    const DatasetReport rep = data->report();
+    const int64_t now = rep.total_skipped();
+    if (now <= skipped_seen) return;
+    std::string message = std::to_string(now - skipped_seen) + " training image" +
+                          (now - skipped_seen == 1 ? "" : "s") + " could not be read during the run and " +
+                          (now - skipped_seen == 1 ? "is" : "are") + " skipped from now on";
+    for (size_t i = listed_seen; i < rep.listed.size(); ++i)
+      message += (i == listed_seen ? ": " : "; ") + rep.listed[i].path +
+                 (rep.listed[i].detail.empty() ? "" : " (" + rep.listed[i].detail + ")");
+    emit({{"event", "warning"}, {"images", trainer.images}, {"message", message}});
+    skipped_seen = now;
+    listed_seen = rep.listed.size();
+  };
 
   while (trainer.images < loop.images) {
     int flags = (control.stop_requested() ? 1 : 0) | (control.paused() ? 2 : 0);
@@ -369,6 +390,7 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
     }
     trainer.images += trainer.batch_size();
     trainer.steps += 1;
+    report_new_skips();
     release_memory.poll();
     for (const auto& [k, v] : step.losses) sums[k] += v;
     ++tick_steps;

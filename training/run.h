@@ -1,9 +1,8 @@
 // What every trainer (GAN, CLIP, upsampler) shares: the run folder with its
 // checkpoints (atomic, keep the last K), stats.jsonl and sample grids; the
-// pause/resume/stop flag the loop checks each step; Contract-2 progress
-// events; RNG state capture for exact resume; a generic loop that drives a
-// mode-specific step. No Qt.
-// Ref: issue 3 "Checkpoints and resume", "Observability"; STYLE.md "Threads and the UI".
+// pause/resume/stop flag the loop checks each step; the JSON progress events
+// of `--progress json`; RNG state capture for exact resume; a generic loop
+// that drives a mode-specific step. No Qt.
 #pragma once
 #include <torch/torch.h>
 
@@ -38,7 +37,7 @@ class RunControl {
   std::atomic<bool> stop_{false};
 };
 
-// One Contract-2 event (README "Training"): {"event": ..., ...}.
+// One progress event (README "Training"): {"event": ..., ...}.
 using ProgressCallback = std::function<void(const json& event)>;
 
 // <run>/checkpoints/ckpt-<images, 12 digits>.safetensors, stats.jsonl, samples/.
@@ -126,6 +125,9 @@ class TrainerBase {
   virtual void synchronize() {}
   virtual double learning_rate() const = 0;
   virtual void scale_learning_rate(double factor) = 0;
+  // The training split the loader reads (its report counts the files found
+  // bad during the run); null when the trainer has none.
+  virtual const Dataset* training_data() const { return nullptr; }
   // Images seen so far (restored by load_state).
   int64_t images = 0;
   int64_t steps = 0;

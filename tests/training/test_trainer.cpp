@@ -252,7 +252,7 @@ class TestTrainer : public QObject {
     QVERIFY2(contains(rr.out + rr.err, "noise") && contains(rr.out + rr.err, "random"), (rr.out + rr.err).c_str());
   }
 
-  // Contract 2: every stdout line is an event; start, steps, a sample grid, a
+  // --progress json: every stdout line is an event; start, steps, a sample grid, a
   // checkpoint with a loadable package, done; stats.jsonl has a line per tick.
   void progressEventsAndRunFolder() {
     const fs::path out = root() / "progress";
@@ -460,6 +460,53 @@ class TestTrainer : public QObject {
     auto e = run(train_args(root() / "empty-data", root() / "empty-run", 8));
     QCOMPARE(e.code, 1);
     QVERIFY2(contains(e.err, "empty-data"), e.err.c_str());
+  }
+
+  // An image that goes bad after the dataset was opened (and verified) is
+  // skipped by the loader and reported once, as a warning event naming it.
+  void imageCorruptedMidRunIsAWarning() {
+    const fs::path data = root() / "midrun-data";
+    make_dataset(data, 4);
+    gg::DatasetOptions o;
+    o.resolution = 16;
+    o.verify = true;
+    auto dataset = std::make_shared<const gg::Dataset>(data, o);
+    QCOMPARE(dataset->size(), int64_t{4});
+    // Reads every image of the set each step, as a loader would.
+    struct Reader : gg::TrainerBase {
+      std::shared_ptr<const gg::Dataset> data;
+      std::function<void()> after_first_step;
+      std::string mode() const override { return "test"; }
+      int64_t batch_size() const override { return 1; }
+      gg::StepResult step() override {
+        for (int64_t i = 0; i < data->size(); ++i) data->load(i);
+        if (steps == 0 && after_first_step) after_first_step();
+        return {{{"loss", 1.0}}, ""};
+      }
+      gg::Checkpoint state() const override { return {}; }
+      void load_state(const gg::Checkpoint&, const std::string&) override {}
+      bool write_samples(const fs::path&) override { return false; }
+      double learning_rate() const override { return 1; }
+      void scale_learning_rate(double) override {}
+      const gg::Dataset* training_data() const override { return data.get(); }
+    } trainer;
+    trainer.data = dataset;
+    const fs::path victim = data / "img2.png";
+    trainer.after_first_step = [&] { std::ofstream(victim, std::ios::trunc) << "garbage now"; };
+    gg::RunFolder run(root() / "midrun-run");
+    gg::LoopOptions loop;
+    loop.images = 4;
+    loop.checkpoint_images = 0;
+    gg::RunControl control;
+    std::vector<gg::json> warnings;
+    gg::run_training(trainer, run, loop, control, [&](const gg::json& e) {
+      if (e.at("event") == "warning") warnings.push_back(e);
+    });
+    QCOMPARE(static_cast<int>(warnings.size()), 1);  // once, not once per step
+    const std::string message = warnings[0].at("message").get<std::string>();
+    QVERIFY2(contains(message, "1 training image could not be read during the run") && contains(message, "img2.png"),
+             message.c_str());
+    QCOMPARE(dataset->report().skipped.at(gg::skip_reason::kUnreadable), int64_t{1});
   }
 
   // train-clip: contrastive loss falls on a small set; its outputs serve `train --clip`.
