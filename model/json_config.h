@@ -92,6 +92,9 @@ constexpr int kMaxConfigWidth = 16384;       // any channel count or feature wid
 constexpr int kMaxConfigLayers = 256;        // any layer, block or head count
 constexpr int kMaxConfigContext = 4096;      // token context / positions
 constexpr int kMaxConfigVocab = 1 << 20;     // tokenizer vocabulary
+// All networks of a config together (the paper-size config with CLIP ViT-L is
+// about 1.9 billion): checked in ModelConfig::validate.
+constexpr long long kMaxConfigParameters = 4000000000LL;
 
 // Throws ConfigError("<where>: must be in [lo, hi], got v") unless lo <= v <= hi.
 inline void config_require_range(long long v, long long lo, long long hi, const std::string& where,

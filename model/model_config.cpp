@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "model_info.h"
+
 namespace gg {
 
 void ModelConfig::validate() const {
@@ -56,6 +58,20 @@ void ModelConfig::validate() const {
        "clip.text_config.hidden_size");
   same(upsampler_discriminator.context_length, clip_context,
        "upsampler_discriminator.context_length", "clip.text_config.max_position_embeddings");
+
+  // Every field can be within its own limit while the whole asks for
+  // terabytes (16384 channels in each of 256 blocks): count the parameters on
+  // the meta device, which allocates nothing, before anything is built.
+  int64_t total = 0;
+  for (const auto& n : count_network_parameters(*this))
+    if (n.depth == 0) total += n.parameters;
+  if (total > kMaxConfigParameters) {
+    std::ostringstream msg;
+    msg << "the networks of this config would hold " << total << " parameters ("
+        << static_cast<double>(total) * 4 / (1 << 30) << " GiB in float32), over the limit of this build ("
+        << kMaxConfigParameters << ")";
+    throw ConfigError(msg.str());
+  }
 }
 
 json read_json_file(const std::string& path) {

@@ -1,4 +1,4 @@
-// Hostile input (issue 18): each finding of the hostile tester, replayed —
+// Hostile input: each finding of a hostile-input review, replayed —
 // the malformed input and the clear error it now gets (naming the file, the
 // field and the limit) instead of a hang, unbounded memory or a black image
 // with exit 0. Configs, safetensors headers, non-finite weights, image
@@ -131,6 +131,8 @@ class TestHostileInput : public QObject {
     QTest::newRow("upsampler output") << "upsampler" << "output_resolution" << "1073741824" << "UpsamplerConfig.output_resolution: must be in [8, 4096]";
     QTest::newRow("upsampler down_blocks") << "upsampler" << "down_blocks" << "40" << "UpsamplerConfig.down_blocks: must be in [1, 16]";
     QTest::newRow("vision head_layers") << "vision_aided" << "head_layers" << "100000000" << "VisionAidedConfig.head_layers: must be in [1, 256]";
+    QTest::newRow("every field in range, the whole too big") << "generator" << "channels" << "[16384, 16384, 16384]" << "parameters (";
+    QTest::newRow("the same, its limit") << "generator" << "channels" << "[16384, 16384, 16384]" << "over the limit of this build (4000000000)";
     QTest::newRow("a huge list") << "generator" << "attention_resolutions" << QString::fromStdString(json(std::vector<int>(5000, 8)).dump()) << "limit of 4096";
   }
   void configSizesAreBounded() {
