@@ -4,8 +4,9 @@
 //      generator can only follow what its text features separate);
 //   2. the mapping network: spread of w over z for one prompt against the
 //      spread of the per-prompt mean w across prompts;
-//   3. in image feature spaces (the frozen MobileNetV2 of the metrics, and
-//      the evaluator CLIP's): distance between seeds of one prompt and
+//   3. in image feature spaces (the frozen MobileNetV2 of the metrics, the
+//      images' own pixels box-averaged to 16 x 16, and the evaluator CLIP's):
+//      distance between seeds of one prompt and
 //      between prompts at one seed, for the full captions and for short
 //      prompts (the caption's label, "pizza", as users type them), against
 //      real images of one emoji in different styles, of one label (its
@@ -237,8 +238,10 @@ Command diagnose_command() {
         };
         namespace F = torch::nn::functional;
         auto unit = [](const torch::Tensor& f) { return F::normalize(f, F::NormalizeFuncOptions().dim(1)); };
-        auto measure = [&](const torch::Tensor& generated, const torch::Tensor& generated_short, const torch::Tensor& reals) {
-          auto fg = unit(generated), fs = unit(generated_short), fr = unit(reals);
+        auto measure = [&](const torch::Tensor& generated, const torch::Tensor& generated_short, const torch::Tensor& reals,
+                           bool normalise = true) {
+          auto fg = normalise ? unit(generated) : generated, fs = normalise ? unit(generated_short) : generated_short,
+               fr = normalise ? unit(reals) : reals;
           return Distances{mean_pair_distance(fg, seed_pairs),       mean_pair_distance(fg, prompt_pairs),
                            mean_pair_distance(fs, short_seed_pairs), mean_pair_distance(fs, short_prompt_pairs),
                            mean_pair_distance(fr, style_pairs),      mean_pair_distance(fr, label_pairs),
@@ -251,6 +254,16 @@ Command diagnose_command() {
           const auto real_mn = cache.get(metrics_path, G->config.resolution, paths, [&] { return mn(real_t); });
           spaces.push_back({"mobilenet", measure(mn(full_imgs), mn(short_imgs), real_mn)});
         }
+        {
+          // What a glance sees: layout and colour. RMS difference of the images
+          // box-averaged to 16 x 16 px (values in [-1, 1]), blind to the
+          // texture that moves MobileNetV2's features between look-alikes.
+          auto pixels = [](const torch::Tensor& x) {
+            auto p = torch::adaptive_avg_pool2d(x.to(torch::kFloat), {16, 16});
+            return p.reshape({p.size(0), -1}) / std::sqrt(static_cast<double>(p[0].numel()));
+          };
+          spaces.push_back({"pixels_16px", measure(pixels(full_imgs), pixels(short_imgs), pixels(real_t), false)});
+        }
         if (pkg.evaluator)
           spaces.push_back({"evaluator_clip", measure(encode_images(pkg.evaluator, full_imgs),
                                                       encode_images(pkg.evaluator, short_imgs),
@@ -260,7 +273,7 @@ Command diagnose_command() {
         out << "\n3. distances between images in unit-normalised features (L2; " << seeds << " seeds per prompt; "
             << n << " full captions, " << L << " short prompts such as \"" << example << "\")\n"
             << std::left << std::setw(50) << "" << std::right << std::setw(13) << "MobileNetV2"
-            << (pkg.evaluator ? "  evaluator CLIP" : "") << "\n";
+            << std::setw(16) << "pixels 16 px" << (pkg.evaluator ? "  evaluator CLIP" : "") << "\n";
         auto line = [&](const std::string& what, size_t pairs, double Distances::*field) {
           out << std::left << std::setw(50) << ("  " + what + " (" + std::to_string(pairs) + " pairs)") << std::right
               << std::fixed << std::setprecision(4);
@@ -280,6 +293,9 @@ Command diagnose_command() {
             << d.seed / d.real_style << ", full prompts / different emoji " << d.prompt / d.real_emoji
             << "; short seeds / (one label, real) " << d.short_seed / d.real_label
             << ", short prompts / different labels " << d.short_prompt / d.real_other_label << "\n";
+        const Distances& px = spaces[1].second;
+        out << "  pixels 16 px ratios: full seeds / (one emoji in two styles) " << px.seed / px.real_style
+            << ", short seeds / (one label, real) " << px.short_seed / px.real_label << "\n";
         for (const auto& [name, v] : spaces)
           result["distances"][name] = {{"seed", v.seed},
                                        {"prompt", v.prompt},

@@ -67,6 +67,13 @@ class TestDiagnose : public QObject {
     QVERIFY(j.at("mapping").at("across_prompts").get<double>() > 0);
     for (const auto& [k, v] : j.at("distances").items())
       if (v.is_number()) QVERIFY2(std::isfinite(v.get<double>()) && v.get<double>() >= 0, k.c_str());
+    // Three spaces: MobileNetV2, the 16 px pixels (RMS in [-1, 1] units: at most 2), the evaluator CLIP.
+    for (const char* space : {"mobilenet", "pixels_16px"})
+      for (const char* k : {"seed", "prompt", "real_style", "real_emoji"}) {
+        const double v = j.at("distances").at(space).at(k).get<double>();
+        QVERIFY2(std::isfinite(v) && v >= 0 && v <= 2, (std::string(space) + "." + k).c_str());
+      }
+    QVERIFY(j.at("distances").at("pixels_16px").at("real_emoji").get<double>() > 0);
     QVERIFY(j.at("inversion").at("W").at("psnr").get<double>() > 0);
     QVERIFY(j.at("inversion").at("W+").at("psnr").get<double>() > 0);
     // Deterministic: the same command gives the same numbers.
