@@ -9,6 +9,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -90,7 +91,7 @@ class EngineBackend : public Backend {
     for (Recipe& c : cells) e.stamp(c);
     const Rendered rendered = cells.size() == 1 ? e.render(cells[0]) : e.render_batch(cells);
     const torch::Tensor images = rendered.upsampled.defined() ? rendered.upsampled : rendered.image;
-    const int columns = gridColumns(int(cells.size()));
+    const int columns = r.columns > 0 ? r.columns : gridColumns(int(cells.size()));
     out.image = gridImage(images, columns);
     if (cells.size() == 1) {
       out.recipe = toQJson(cells[0].to_json());
@@ -162,7 +163,7 @@ class EngineBackend : public Backend {
   DragOutcome drag(const DragRequest& d, const DragProgress& frame) override {
     Engine& e = engine();
     const RenderRequest& s = d.start;
-    if (s.kind == RenderRequest::Kind::Generate && s.count > 1)
+    if (s.kind == RenderRequest::Kind::Generate && (s.count > 1 || !s.more_prompts.isEmpty()))
       throw ConfigError("drag edits one image, not a grid: set the Prompt panel's count to 1 and generate");
     if (d.handles.isEmpty() || d.handles.size() != d.targets.size())
       throw ConfigError("drag: click a handle point on the image, then its target");
@@ -176,8 +177,11 @@ class EngineBackend : public Backend {
                                                                  : s.sources.value(0);
     RenderRequest flat;
     flat.kind = RenderRequest::Kind::Generate;
-    flat.psi = s.psi;
+    flat.psi = first.psi.value_or(s.psi);
     flat.upsample = s.upsample;
+    flat.upsample_seed = s.upsample_seed;
+    flat.noise = s.noise;
+    flat.mean_w_samples = s.mean_w_samples;
     flat.source = Source{first.prompt, first.seed, addLatent(Latent{true, e.conditioning({start}, false).ws[0].contiguous().cpu()})};
     start = recipes(flat).front();
     e.stamp(start);
@@ -224,6 +228,10 @@ class EngineBackend : public Backend {
     return out;
   }
 
+  // The request that reproduces a recipe: everything it holds goes into a
+  // field the panels keep (sources with their psi and latents, grids with
+  // their rows and columns, fractional mixes, directions, the upsampler and
+  // its seed, the noise mode, the mean-w samples).
   RenderRequest requestFromRecipe(const QJsonObject& recipe) override {
     const RecipeGrid grid = RecipeGrid::from_json(fromQJson(recipe));
     if (grid.cells.empty()) throw ConfigError("recipe: it holds no image");
@@ -232,36 +240,63 @@ class EngineBackend : public Backend {
     RenderRequest r;
     r.psi = c.sources.front().psi;
     r.upsample = c.upsample;
+    if (c.upsample_seed) r.upsample_seed = quint64(*c.upsample_seed);
+    r.noise = QString::fromStdString(c.noise);
+    r.mean_w_samples = c.mean_w_samples;
+    r.slerp = c.blend == BlendMode::Slerp;
+    // Sources keep a psi of their own where it differs from the first's.
+    const auto source = [&](const ::gg::Source& s) {
+      Source out = fromSource(s);
+      if (s.psi != r.psi) out.psi = s.psi;
+      return out;
+    };
     if (grid.cells.size() > 1 || c.sources.size() == 1) {
       r.kind = RenderRequest::Kind::Generate;
       r.source = fromSource(c.sources.front());
-      r.count = int(grid.cells.size());
+      gridShape(grid, r);
       for (const Direction& d : c.directions)
         if (d.from_source < 0 && !d.from.empty()) {
           r.direction_from = QString::fromStdString(d.from);
           r.direction_to = QString::fromStdString(d.to);
           r.direction_strength = d.strength;
+          r.direction_layers = QString::fromStdString(d.layers);
           break;
         }
       return r;
     }
     if (!c.layers.empty() && c.sources.size() == 2) {
       r.kind = RenderRequest::Kind::Mix;
-      r.a = fromSource(c.sources[0]);
-      r.b = fromSource(c.sources[1]);
-      r.layer_sources = QVector<int>(engine().layers().size(), 0);
+      r.a = source(c.sources[0]);
+      r.b = source(c.sources[1]);
+      // Each layer's weights of A and B after the base and the overrides in
+      // order; B's share of w and of the text per layer.
+      const LayerTable& table = engine().layers();
+      const int n = table.size();
+      std::vector<std::vector<double>> w(size_t(n), c.w_weights.empty() ? std::vector<double>{1, 0} : c.w_weights);
+      std::vector<std::vector<double>> t(size_t(n), c.t_weights.empty() ? std::vector<double>{1, 0} : c.t_weights);
+      for (const LayerBlend& lb : c.layers)
+        for (int i : table.parse(lb.layers)) {
+          if (!lb.w.empty()) w[size_t(i)] = lb.w;
+          if (!lb.t.empty()) t[size_t(i)] = lb.t;
+        }
+      const auto share = [](const std::vector<double>& ab) {
+        const double sum = ab.size() == 2 ? ab[0] + ab[1] : 0.0;
+        return sum > 0 ? ab[1] / sum : 0.0;
+      };
+      r.layer_sources = QVector<int>(n, 0);
+      r.mix_w = r.mix_t = QVector<double>(n, 0.0);
       r.swap_w = r.swap_text = false;
-      for (const LayerBlend& lb : c.layers) {
-        const bool w_b = lb.w.size() == 2 && lb.w[1] > 0.5, t_b = lb.t.size() == 2 && lb.t[1] > 0.5;
-        if (!w_b && !t_b) continue;
-        r.swap_w |= w_b;
-        r.swap_text |= t_b;
-        for (int i : engine().layers().parse(lb.layers)) r.layer_sources[i] = 1;
+      for (int i = 0; i < n; ++i) {
+        r.mix_w[i] = share(w[size_t(i)]);
+        r.mix_t[i] = share(t[size_t(i)]);
+        r.swap_w |= r.mix_w[i] > 0;
+        r.swap_text |= r.mix_t[i] > 0;
+        r.layer_sources[i] = r.mix_w[i] > 0 || r.mix_t[i] > 0 ? 1 : 0;
       }
       return r;
     }
     r.kind = RenderRequest::Kind::Interpolate;
-    for (const ::gg::Source& s : c.sources) r.sources.append(fromSource(s));
+    for (const ::gg::Source& s : c.sources) r.sources.append(source(s));
     const bool has_w = !c.w_weights.empty(), has_t = !c.t_weights.empty();
     const std::vector<double>& w = has_w ? c.w_weights : c.t_weights;
     r.weights = QVector<double>(w.begin(), w.end());
@@ -269,7 +304,6 @@ class EngineBackend : public Backend {
               : (has_w && (!has_t || c.t_weights.front() == 1.0)) ? RenderRequest::Space::W
                                                                    : RenderRequest::Space::Text;
     if (r.space == RenderRequest::Space::Text) r.weights = QVector<double>(c.t_weights.begin(), c.t_weights.end());
-    r.slerp = c.blend == BlendMode::Slerp;
     return r;
   }
 
@@ -309,49 +343,98 @@ class EngineBackend : public Backend {
     return out;
   }
 
+  // A grid's rows (one prompt each) and columns: rows of `count` images
+  // from consecutive seeds, the studio's and `gigagan generate`'s grids.
+  // Another layout keeps its number of images and the first cell's seed.
+  static void gridShape(const RecipeGrid& grid, RenderRequest& r) {
+    const auto& cells = grid.cells;
+    const int n = int(cells.size());
+    QStringList prompts;
+    for (const Recipe& c : cells) {
+      const QString p = QString::fromStdString(c.sources.front().prompt);
+      if (prompts.isEmpty() || prompts.last() != p) prompts << p;
+    }
+    const int rows = int(prompts.size());
+    bool regular = n % rows == 0;
+    const int count = regular ? n / rows : n;
+    for (int i = 0; regular && i < n; ++i) {
+      const ::gg::Source& s = cells[size_t(i)].sources.front();
+      regular = QString::fromStdString(s.prompt) == prompts[i / count] && s.seed == r.source.seed + quint64(i % count);
+    }
+    r.count = regular ? count : n;
+    if (regular) r.more_prompts = prompts.mid(1);
+    r.columns = grid.columns == gridColumns(regular ? rows * count : n) ? 0 : grid.columns;
+  }
+
   // One recipe per grid cell.
   std::vector<Recipe> recipes(const RenderRequest& r) const {
     std::vector<Recipe> out;
     Recipe base;
     base.upsample = r.upsample;
+    base.noise = r.noise.toStdString();
+    base.mean_w_samples = r.mean_w_samples;
+    if (r.upsample_seed) base.upsample_seed = uint64_t(*r.upsample_seed);
+    const auto source = [&](const Source& s) { return toSource(s, s.psi.value_or(r.psi)); };
     switch (r.kind) {
       case RenderRequest::Kind::Generate: {
-        for (int i = 0; i < std::max(1, r.count); ++i) {
-          Recipe c = base;
-          Source s = r.source;
-          s.seed += quint64(i);
-          if (i > 0) s.latent.clear();  // the grid's other cells explore seeds around it
-          c.sources.push_back(toSource(s, r.psi));
-          if (r.hasDirection()) {
-            Direction d;
-            d.from = r.direction_from.trimmed().toStdString();
-            d.to = r.direction_to.trimmed().toStdString();
-            d.strength = r.direction_strength;
-            c.directions.push_back(d);
+        const QStringList prompts = QStringList{r.source.prompt} + r.more_prompts;
+        for (int row = 0; row < prompts.size(); ++row)
+          for (int i = 0; i < std::max(1, r.count); ++i) {
+            Recipe c = base;
+            Source s = r.source;
+            s.prompt = prompts[row];
+            s.seed += quint64(i);
+            if (i > 0 || row > 0) s.latent.clear();  // the grid's other cells explore seeds around it
+            c.sources.push_back(source(s));
+            // The upsampler's seed follows the cells, as the seeds do.
+            if (r.upsample_seed) c.upsample_seed = uint64_t(*r.upsample_seed + quint64(i));
+            if (r.hasDirection()) {
+              Direction d;
+              d.from = r.direction_from.trimmed().toStdString();
+              d.to = r.direction_to.trimmed().toStdString();
+              d.strength = r.direction_strength;
+              d.layers = r.direction_layers.isEmpty() ? std::string("all") : r.direction_layers.toStdString();
+              c.directions.push_back(d);
+            }
+            out.push_back(c);
           }
-          out.push_back(c);
-        }
         return out;
       }
       case RenderRequest::Kind::Mix: {
-        base.sources = {toSource(r.a, r.psi), toSource(r.b, r.psi)};
+        base.sources = {source(r.a), source(r.b)};
         base.w_weights = {1.0, 0.0};
         base.t_weights = {1.0, 0.0};
-        std::string spec;
-        for (int i = 0; i < r.layer_sources.size(); ++i)
-          if (r.layer_sources[i] == 1) spec += (spec.empty() ? "" : ",") + std::to_string(i);
-        if (!spec.empty() && (r.swap_w || r.swap_text)) {
+        base.blend = r.slerp ? BlendMode::Slerp : BlendMode::Lerp;
+        // B's share per layer; the layers that share the same (w, t) go in one
+        // entry, in the order of their first layer.
+        const int n = int(std::max(r.layer_sources.size(), std::max(r.mix_w.size(), r.mix_t.size())));
+        std::vector<std::pair<double, double>> shares;
+        std::vector<std::string> specs;
+        for (int i = 0; i < n; ++i) {
+          const bool from_b = r.layer_sources.value(i) == 1;
+          const double w = r.mix_w.isEmpty() ? (from_b && r.swap_w ? 1.0 : 0.0) : r.mix_w.value(i);
+          const double t = r.mix_t.isEmpty() ? (from_b && r.swap_text ? 1.0 : 0.0) : r.mix_t.value(i);
+          if (w <= 0 && t <= 0) continue;
+          const auto at = std::find(shares.begin(), shares.end(), std::make_pair(w, t));
+          if (at == shares.end()) {
+            shares.emplace_back(w, t);
+            specs.push_back(std::to_string(i));
+          } else {
+            specs[size_t(at - shares.begin())] += "," + std::to_string(i);
+          }
+        }
+        for (size_t k = 0; k < shares.size(); ++k) {
           LayerBlend lb;
-          lb.layers = spec;
-          if (r.swap_w) lb.w = {0.0, 1.0};
-          if (r.swap_text) lb.t = {0.0, 1.0};
+          lb.layers = specs[k];
+          if (shares[k].first > 0) lb.w = {1.0 - shares[k].first, shares[k].first};
+          if (shares[k].second > 0) lb.t = {1.0 - shares[k].second, shares[k].second};
           base.layers.push_back(lb);
         }
         out.push_back(base);
         return out;
       }
       case RenderRequest::Kind::Interpolate: {
-        for (const Source& s : r.sources) base.sources.push_back(toSource(s, r.psi));
+        for (const Source& s : r.sources) base.sources.push_back(source(s));
         std::vector<double> w(r.weights.begin(), r.weights.end());
         w.resize(base.sources.size(), 0.0);
         std::vector<double> first(base.sources.size(), 0.0);

@@ -1,6 +1,7 @@
 #include "engine_worker.h"
 
 #include <QElapsedTimer>
+#include <QMetaMethod>
 #include <QMutexLocker>
 
 #include <exception>
@@ -46,19 +47,38 @@ void EngineWorker::submit(const RenderRequest& request) {
   if (wake) QMetaObject::invokeMethod(this, &EngineWorker::processPending, Qt::QueuedConnection);
 }
 
+void EngineWorker::submitThumbnail(const QString& tag, const RenderRequest& request) {
+  bool wake = false;
+  {
+    QMutexLocker lock(&mutex_);
+    thumbnails_.insert(tag, request);
+    if (!scheduled_) {
+      scheduled_ = true;
+      wake = true;
+    }
+  }
+  if (wake) QMetaObject::invokeMethod(this, &EngineWorker::processPending, Qt::QueuedConnection);
+}
+
 // Runs on the worker thread: renders the newest waiting request, then looks
-// again (a request that arrived meanwhile replaced any older one).
+// again (a request that arrived meanwhile replaced any older one); side
+// renders (thumbnails) go after it.
 void EngineWorker::processPending() {
   for (;;) {
     RenderRequest r;
+    QString thumbnail;
     {
       QMutexLocker lock(&mutex_);
-      if (!pending_) {
+      if (pending_) {
+        r = *pending_;
+        pending_.reset();
+      } else if (!thumbnails_.isEmpty()) {
+        thumbnail = thumbnails_.firstKey();
+        r = thumbnails_.take(thumbnail);
+      } else {
         scheduled_ = false;
         return;
       }
-      r = *pending_;
-      pending_.reset();
     }
     try {
       QElapsedTimer t;
@@ -67,10 +87,20 @@ void EngineWorker::processPending() {
       res.id = r.id;
       res.request = r;
       res.ms = double(t.nsecsElapsed()) * 1e-6;
-      rendered_count_.fetch_add(1);
-      Q_EMIT rendered(res);
+      if (!thumbnail.isEmpty()) {
+        Q_EMIT thumbnailRendered(thumbnail, res);
+      } else {
+        rendered_count_.fetch_add(1);
+        Q_EMIT rendered(res);
+      }
     } catch (const std::exception& e) {
-      Q_EMIT failed(QStringLiteral("render"), QString::fromUtf8(e.what()), r.id);
+      if (!thumbnail.isEmpty()) {
+        RenderResult none;
+        none.request = r;
+        Q_EMIT thumbnailRendered(thumbnail, none);
+      } else {
+        Q_EMIT failed(QStringLiteral("render"), QString::fromUtf8(e.what()), r.id);
+      }
     }
     release_memory_.poll();
   }
@@ -94,38 +124,35 @@ void EngineWorker::loadModel(const QString& package_dir, const QString& device) 
   Q_EMIT jobDone(QStringLiteral("load"));
 }
 
-void EngineWorker::invert(const QString& path, const QString& prompt, int steps, bool plus, bool pti) {
+void EngineWorker::runCancellable(const QString& operation,
+                                  const std::function<std::function<void()>(const Backend::Progress&)>& job) {
   try {
-    auto cb = progressFor(QStringLiteral("invert"));
-    InvertResult res = backend_->invert(path, prompt, steps, plus, pti, cb);
+    const std::function<void()> report = job(progressFor(operation));
     if (cancel_.load())
-      Q_EMIT cancelled(QStringLiteral("invert"));
+      Q_EMIT cancelled(operation);
     else
-      Q_EMIT inverted(res);
+      report();
   } catch (const std::exception& e) {
     if (cancel_.load())
-      Q_EMIT cancelled(QStringLiteral("invert"));
+      Q_EMIT cancelled(operation);
     else
-      Q_EMIT failed(QStringLiteral("invert"), QString::fromUtf8(e.what()), 0);
+      Q_EMIT failed(operation, QString::fromUtf8(e.what()), 0);
   }
-  Q_EMIT jobDone(QStringLiteral("invert"));
+  Q_EMIT jobDone(operation);
+}
+
+void EngineWorker::invert(const QString& path, const QString& prompt, int steps, bool plus, bool pti) {
+  runCancellable(QStringLiteral("invert"), [&](const Backend::Progress& progress) -> std::function<void()> {
+    const InvertResult res = backend_->invert(path, prompt, steps, plus, pti, progress);
+    return [this, res] { Q_EMIT inverted(res); };
+  });
 }
 
 void EngineWorker::exportPath(const RenderRequest& request, int frames, const QString& path) {
-  try {
-    auto cb = progressFor(QStringLiteral("export"));
-    backend_->exportPath(request, frames, path, cb);
-    if (cancel_.load())
-      Q_EMIT cancelled(QStringLiteral("export"));
-    else
-      Q_EMIT exported(path);
-  } catch (const std::exception& e) {
-    if (cancel_.load())
-      Q_EMIT cancelled(QStringLiteral("export"));
-    else
-      Q_EMIT failed(QStringLiteral("export"), QString::fromUtf8(e.what()), 0);
-  }
-  Q_EMIT jobDone(QStringLiteral("export"));
+  runCancellable(QStringLiteral("export"), [&](const Backend::Progress& progress) -> std::function<void()> {
+    backend_->exportPath(request, frames, path, progress);
+    return [this, path] { Q_EMIT exported(path); };
+  });
 }
 
 void EngineWorker::restoreRecipe(const QJsonObject& recipe) {
@@ -154,21 +181,17 @@ void EngineWorker::drag(const DragRequest& request) {
 // ---- EngineHost
 
 EngineHost::EngineHost(std::unique_ptr<Backend> backend, QObject* parent)
-    : QObject(parent), worker_(new EngineWorker(backend ? std::move(backend) : makeEngineBackend())) {
+    : EngineEvents(parent), worker_(new EngineWorker(backend ? std::move(backend) : makeEngineBackend())) {
   thread_.setObjectName(QStringLiteral("gigagan-engine"));
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-  connect(worker_, &EngineWorker::modelLoaded, this, &EngineHost::modelLoaded);
-  connect(worker_, &EngineWorker::rendered, this, &EngineHost::rendered);
-  connect(worker_, &EngineWorker::dropped, this, &EngineHost::dropped);
-  connect(worker_, &EngineWorker::failed, this, &EngineHost::failed);
-  connect(worker_, &EngineWorker::progress, this, &EngineHost::progress);
-  connect(worker_, &EngineWorker::inverted, this, &EngineHost::inverted);
-  connect(worker_, &EngineWorker::exported, this, &EngineHost::exported);
-  connect(worker_, &EngineWorker::cancelled, this, &EngineHost::cancelled);
-  connect(worker_, &EngineWorker::recipeRestored, this, &EngineHost::recipeRestored);
-  connect(worker_, &EngineWorker::dragFrame, this, &EngineHost::dragFrame);
-  connect(worker_, &EngineWorker::dragged, this, &EngineHost::dragged);
+  // Every EngineEvents signal of the worker re-emitted by the host (queued:
+  // the worker lives on its thread).
+  const QMetaObject& events = EngineEvents::staticMetaObject;
+  for (int i = events.methodOffset(); i < events.methodCount(); ++i) {
+    const QMetaMethod signal = events.method(i);
+    if (signal.methodType() == QMetaMethod::Signal) connect(worker_, signal, this, signal);
+  }
   connect(worker_, &EngineWorker::jobDone, this, &EngineHost::jobEnded);
   thread_.start();
 }

@@ -348,9 +348,8 @@ void ImageCanvas::paintGL() {
     paintImage(p);
   }
   if (overlay_visible_ && imgui_->ready()) {
-    imgui_->newFrame(size(), devicePixelRatioF());
-    drawOverlay();
-    imgui_->render();
+    // The GL surface's own size: the framebuffer the overlay is drawn into.
+    imgui_->frame(gl_->size(), gl_->devicePixelRatioF(), [this] { drawOverlay(); });
     if (imgui_->animating()) extra_frames_ = 2;
     if (extra_frames_ > 0) {
       --extra_frames_;

@@ -7,6 +7,7 @@
 #include <QClipboard>
 
 #include <imgui.h>
+#include <imgui_internal.h>
 #include <backends/imgui_impl_opengl3.h>
 
 #include <algorithm>
@@ -153,6 +154,38 @@ void ImGuiLayer::render() {
   // Wheel deltas are consumed by the frame that saw them.
   ImGuiIO& io = ImGui::GetIO();
   io.MouseWheel = io.MouseWheelH = 0.0f;
+}
+
+void ImGuiLayer::frame(QSize logical, double dpr, const std::function<void()>& draw, int max_passes) {
+  for (int pass = 1;; ++pass) {
+    newFrame(logical, dpr);
+    draw();
+    if (pass >= max_passes) break;
+    makeCurrent();
+    ImGui::EndFrame();
+    if (settled()) break;
+    // Laid out again, as the next frame: input of this one (a wheel step,
+    // typed text) was consumed by it and does not count twice.
+    ImGuiIO& io = ImGui::GetIO();
+    io.MouseWheel = io.MouseWheelH = 0.0f;
+  }
+  render();
+}
+
+bool ImGuiLayer::settled() const {
+  makeCurrent();
+  const ImGuiContext& g = *ctx_;
+  for (ImGuiWindow* w : g.Windows) {
+    if (!w->Active || (w->Flags & ImGuiWindowFlags_ChildWindow)) continue;
+    // A window that appeared this frame is hidden while ImGui measures it.
+    if (w->Hidden && (w->HiddenFramesCannotSkipItems > 0 || w->HiddenFramesCanSkipItems > 0)) return false;
+    // An auto-resizing window sized from the previous frame's content.
+    if ((w->Flags & ImGuiWindowFlags_AlwaysAutoResize) && !w->Collapsed) {
+      const ImVec2 fit = ImGui::CalcWindowNextAutoFitSize(w);
+      if (fit.x != w->SizeFull.x || fit.y != w->SizeFull.y) return false;
+    }
+  }
+  return true;
 }
 
 bool ImGuiLayer::mouseMove(QMouseEvent* e) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <QElapsedTimer>
 #include <QSize>
+#include <functional>
 
 class QWidget;
 class QMouseEvent;
@@ -34,6 +35,15 @@ class ImGuiLayer {
   void newFrame(QSize logical, double dpr);
   // Ends the frame and draws it into the bound framebuffer.
   void render();
+  // One displayed frame: `draw` makes the ImGui calls. ImGui sizes an
+  // auto-resizing window from the content of the frame before (and hides a
+  // new one for its first frame), so a frame drawn right after the content
+  // changed would show it clipped, or not at all, until the next input: such
+  // a frame is laid out again (up to `max_passes` times, without drawing)
+  // before it is rendered. Input reaches the first pass only.
+  void frame(QSize logical, double dpr, const std::function<void()>& draw, int max_passes = 3);
+  // After a frame: every window is shown and sized for what it holds now.
+  bool settled() const;
 
   // Forwarders: return true when ImGui wants the event (it is over an ImGui
   // window or an ImGui text field has focus), so the widget must not use it.

@@ -36,7 +36,13 @@
 #include "engine_worker.h"
 #include "image_io.h"
 #include "image_canvas.h"
-#include "panels.h"
+#include "drag_panel.h"
+#include "interpolate_panel.h"
+#include "invert_panel.h"
+#include "panel_controls.h"
+#include "prompt_panel.h"
+#include "source_editor.h"
+#include "style_mix_panel.h"
 #include "studio_icon.h"
 #include "train_panel.h"
 
@@ -176,15 +182,19 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
   engine_ = new EngineHost(std::move(backend), this);
   undo_ = new QUndoStack(this);
   undo_->setUndoLimit(500);
-
   canvas_ = new ImageCanvas(this);
   canvas_->setPlaceholder(tr("No model loaded.\nOpen a model package (File ▸ Open Model…), or train one in the Train panel."));
   setCentralWidget(canvas_);
-
   buildDocks();
   buildMenus();
+  buildStatusBar();
+  connectEngine();
+  restoreSettings();
+  updateTitle();
+}
 
-  // Status bar: messages left, model / perf / job progress right.
+// Status bar: messages left, model / perf / job progress right.
+void MainWindow::buildStatusBar() {
   model_label_ = new QLabel(tr("no model"), this);
   perf_label_ = new QLabel(this);
   perf_label_->setMinimumWidth(110);
@@ -201,26 +211,14 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
   statusBar()->addPermanentWidget(job_cancel_);
   statusBar()->addPermanentWidget(perf_label_);
   statusBar()->addPermanentWidget(model_label_);
+}
 
+void MainWindow::connectEngine() {
   connect(engine_, &EngineHost::rendered, this, &MainWindow::onRendered);
   connect(engine_, &EngineHost::failed, this, &MainWindow::onFailed);
   connect(engine_, &EngineHost::modelLoaded, this, &MainWindow::onModelLoaded);
   connect(engine_, &EngineHost::progress, this, &MainWindow::onProgress);
-  connect(engine_, &EngineHost::inverted, this, [this](const InvertResult& r) {
-    invert_->setRunning(false);
-    invert_->setResult(r);
-    // The reconstruction on the canvas too (an edit: Save and Undo work on it);
-    // the panels keep their settings until "Edit the result".
-    RenderRequest shown = prompt_->request();
-    shown.kind = RenderRequest::Kind::Generate;
-    shown.source = Source{r.prompt, 0, r.latent};
-    shown.count = 1;
-    shown.direction_strength = 0.0;
-    submit(shown);
-    showStatus(tr("Inversion done: reconstruction MSE %1 (PSNR %2 dB). “Edit the result” uses it in the other panels.")
-                   .arg(r.error, 0, 'g', 3)
-                   .arg(r.psnr, 0, 'f', 1));
-  });
+  connect(engine_, &EngineHost::inverted, this, &MainWindow::onInverted);
   connect(engine_, &EngineHost::exported, this, [this](const QString& path) {
     showStatus(tr("Animation written to %1").arg(path), 10000);
   });
@@ -228,38 +226,64 @@ MainWindow::MainWindow(std::unique_ptr<Backend> backend, QWidget* parent) : QMai
     if (op == "invert") invert_->setRunning(false);
     showStatus(tr("%1 cancelled.").arg(op == "invert" ? tr("Inversion") : tr("Export")));
   });
-  connect(engine_, &EngineHost::recipeRestored, this, [this](const RenderRequest& r) {
-    EditState s;
-    s.request = r;
-    s.image = current_.image;  // replaced when the render arrives
-    applying_ = true;
-    prompt_->setPsi(r.psi);
-    switch (r.kind) {
-      case RenderRequest::Kind::Generate: prompt_->setRequest(r); showPanel("Prompt"); break;
-      case RenderRequest::Kind::Mix: mix_->setRequest(r); showPanel("Style Mix"); break;
-      case RenderRequest::Kind::Interpolate: interp_->setRequest(r); showPanel("Interpolate"); break;
-    }
-    applying_ = false;
-    submit(r);
-    showStatus(tr("Recipe restored: %1").arg(r.describe()));
-  });
-  connect(engine_, &EngineHost::dragFrame, this, [this](const DragFrame& f) {
-    canvas_->setImage(f.image);
-    QVector<QPointF> handles;
-    for (const QPointF& h : f.handles) handles.append(toFraction(h, model_.resolution));
-    canvas_->setDragPoints(handles, canvas_->dragTargets());
-    drag_->setProgress(f.step, f.steps);
-  });
+  connect(engine_, &EngineHost::recipeRestored, this, &MainWindow::onRecipeRestored);
+  connect(engine_, &EngineHost::dragFrame, this, &MainWindow::onDragFrame);
   connect(engine_, &EngineHost::dragged, this, &MainWindow::onDragged);
+  connect(engine_, &EngineHost::thumbnailRendered, this, [this](const QString& tag, const RenderResult& r) {
+    const int which = tag == QLatin1String("mix-a") ? 0 : tag == QLatin1String("mix-b") ? 1 : -1;
+    if (which >= 0) mix_->setThumbnail(which, r.image);
+  });
   connect(engine_, &EngineHost::busyChanged, this, [this](bool busy) {
     if (!busy) {
       job_progress_->hide();
       job_cancel_->hide();
     }
   });
+}
 
-  restoreSettings();
-  updateTitle();
+void MainWindow::onInverted(const InvertResult& r) {
+  invert_->setRunning(false);
+  invert_->setResult(r);
+  // The reconstruction on the canvas too (an edit: Save and Undo work on it);
+  // the panels keep their settings until "Edit the result".
+  RenderRequest shown = prompt_->request();
+  shown.kind = RenderRequest::Kind::Generate;
+  shown.source = Source{r.prompt, 0, r.latent};
+  shown.count = 1;
+  shown.direction_strength = 0.0;
+  submit(shown);
+  showStatus(tr("Inversion done: reconstruction MSE %1 (PSNR %2 dB). “Edit the result” uses it in the other panels.")
+                 .arg(r.error, 0, 'g', 3)
+                 .arg(r.psnr, 0, 'f', 1));
+}
+
+void MainWindow::onRecipeRestored(const RenderRequest& r) {
+  EditState s;
+  s.request = r;
+  s.image = current_.image;  // replaced when the render arrives
+  applying_ = true;
+  // Everything the recipe holds goes into the panels, so that re-rendering
+  // from them reproduces the image: the render settings (psi, upsampler and
+  // its seed, noise) into Prompt, the rest into the panel of its kind.
+  prompt_->setRenderSettings(r);
+  switch (r.kind) {
+    case RenderRequest::Kind::Generate: prompt_->setRequest(r); showPanel("Prompt"); break;
+    case RenderRequest::Kind::Mix: mix_->setRequest(r); showPanel("Style Mix"); break;
+    case RenderRequest::Kind::Interpolate: interp_->setRequest(r); showPanel("Interpolate"); break;
+  }
+  applying_ = false;
+  if (r.kind == RenderRequest::Kind::Mix) mix_started_ = true;
+  submit(r);
+  updateMixThumbnails();
+  showStatus(tr("Recipe restored: %1").arg(r.describe()));
+}
+
+void MainWindow::onDragFrame(const DragFrame& f) {
+  canvas_->setImage(f.image);
+  QVector<QPointF> handles;
+  for (const QPointF& h : f.handles) handles.append(toFraction(h, model_.resolution));
+  canvas_->setDragPoints(handles, canvas_->dragTargets());
+  drag_->setProgress(f.step, f.steps);
 }
 
 MainWindow::~MainWindow() {
@@ -269,6 +293,16 @@ MainWindow::~MainWindow() {
 }
 
 void MainWindow::buildDocks() {
+  buildPanelDocks();
+  buildHistoryDock();
+  connectPanels();
+  connectDragTool();
+  connectTrainPanel();
+  connectCanvas();
+}
+
+// The panels, tabbed in one column on the right.
+void MainWindow::buildPanelDocks() {
   prompt_ = new PromptPanel;
   mix_ = new StyleMixPanel;
   interp_ = new InterpolatePanel;
@@ -278,20 +312,15 @@ void MainWindow::buildDocks() {
   const struct {
     const char* name;
     QWidget* w;
-    Qt::DockWidgetArea area;
-  } docks[] = {{"Prompt", prompt_, Qt::RightDockWidgetArea},
-               {"Style Mix", mix_, Qt::RightDockWidgetArea},
-               {"Interpolate", interp_, Qt::RightDockWidgetArea},
-               {"Invert", invert_, Qt::RightDockWidgetArea},
-               {"Drag", drag_, Qt::RightDockWidgetArea},
-               {"Train", train_, Qt::RightDockWidgetArea}};
+  } docks[] = {{"Prompt", prompt_}, {"Style Mix", mix_}, {"Interpolate", interp_},
+               {"Invert", invert_}, {"Drag", drag_},     {"Train", train_}};
   QDockWidget* first = nullptr;
   for (const auto& d : docks) {
     auto* dock = new QDockWidget(tr(d.name), this);
     dock->setObjectName(QString("dock_%1").arg(QString(d.name).remove(' ')));
     dock->setWidget(scrollable(d.w));
     dock->setMinimumWidth(380);
-    addDockWidget(d.area, dock);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
     if (first)
       tabifyDockWidget(first, dock);
     else
@@ -300,7 +329,10 @@ void MainWindow::buildDocks() {
   }
   setTabPosition(Qt::RightDockWidgetArea, QTabWidget::North);
   first->raise();
+}
 
+// The strip of everything rendered this session, below the canvas.
+void MainWindow::buildHistoryDock() {
   history_ = new QListWidget;
   history_->setViewMode(QListView::IconMode);
   history_->setFlow(QListView::LeftToRight);
@@ -311,26 +343,36 @@ void MainWindow::buildDocks() {
   history_->setFixedHeight(100);
   history_->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
   history_->setToolTip(tr("Everything generated this session; click to restore it"));
-  connect(history_, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
-    const int i = item->data(Qt::UserRole).toInt();
-    if (i < 0 || i >= history_states_.size()) return;
-    const EditState s = history_states_[i];
-    undo_->push(new EditCommand(this, current_, s, false));
-    applyState(s);
-    current_ = s;
-    showStatus(tr("Restored: %1").arg(s.request.describe()));
-  });
+  connect(history_, &QListWidget::itemClicked, this, &MainWindow::restoreHistoryItem);
   auto* hdock = new QDockWidget(tr("History"), this);
   hdock->setObjectName("dock_History");
   hdock->setWidget(history_);
   hdock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
   addDockWidget(Qt::BottomDockWidgetArea, hdock);
   docks_.insert("History", hdock);
+}
 
-  // Panels -> engine.
+void MainWindow::restoreHistoryItem(QListWidgetItem* item) {
+  const int i = item->data(Qt::UserRole).toInt();
+  if (i < 0 || i >= history_states_.size()) return;
+  const EditState s = history_states_[i];
+  undo_->push(new EditCommand(this, current_, s, false));
+  applyState(s);
+  current_ = s;
+  showStatus(tr("Restored: %1").arg(s.request.describe()));
+}
+
+// Panels -> engine.
+void MainWindow::connectPanels() {
   connect(prompt_, &PromptPanel::generateRequested, this, &MainWindow::submit);
-  connect(prompt_, &PromptPanel::liveChanged, this, &MainWindow::submit);
-  connect(mix_, &StyleMixPanel::requestChanged, this, &MainWindow::submit);
+  connect(prompt_, &PromptPanel::liveChanged, this, [this](const RenderRequest& r) {
+    submit(r);
+    updateMixThumbnails();  // psi and noise change the sources' images too
+  });
+  connect(mix_, &StyleMixPanel::requestChanged, this, [this](const RenderRequest& r) {
+    submit(r);
+    updateMixThumbnails();
+  });
   connect(mix_, &StyleMixPanel::layerSourcesChanged, this,
           [this](const QVector<int>& s) { canvas_->setLayers(mix_->layerNames(), s); });
   connect(interp_, &InterpolatePanel::requestChanged, this, &MainWindow::submit);
@@ -338,35 +380,81 @@ void MainWindow::buildDocks() {
   connect(invert_, &InvertPanel::invertRequested, engine_, &EngineHost::invert);
   connect(invert_, &InvertPanel::cancelRequested, engine_, &EngineHost::cancel);
   connect(invert_, &InvertPanel::statusMessage, this, [this](const QString& m) { showStatus(m); });
-  connect(invert_, &InvertPanel::useLatent, this, [this](const QString& latent, const QString& prompt) {
-    // The latent with its own prompt, one image (not a grid): the canvas shows
-    // the reconstruction. Not generate(): a random seed would drop the latent.
-    RenderRequest r = prompt_->request();
-    r.kind = RenderRequest::Kind::Generate;
-    r.source = Source{prompt, r.source.seed, latent};
-    r.count = 1;
-    r.direction_strength = 0.0;  // the reconstruction itself; a direction can be added afterwards
-    applying_ = true;
-    prompt_->setRequest(r);
-    Source a = mix_->sourceA()->source();
-    a.prompt = prompt;
-    a.latent = latent;
-    mix_->sourceA()->setSource(a);
-    applying_ = false;
-    showPanel("Prompt");
-    submit(r);
-    showStatus(tr("Editing the inverted latent %1 (“%2”): Prompt and Style Mix A use it.").arg(latent, prompt));
-  });
-  // Style Mix starts from the image being edited: A is the Prompt panel's
-  // source, B the same prompt with the next seed (until a mix was made).
+  connect(invert_, &InvertPanel::useLatent, this, &MainWindow::useInvertedLatent);
   connect(docks_.value("Style Mix"), &QDockWidget::visibilityChanged, this, [this](bool visible) {
-    const Source s = prompt_->request().source;
-    if (!visible || mix_started_ || s.prompt.isEmpty()) return;
-    mix_started_ = true;
-    mix_->sourceA()->setSource(s);
-    mix_->sourceB()->setSource(Source{s.prompt, s.seed + 1, {}});
+    if (!visible) return;
+    followPromptInMix();
+    updateMixThumbnails();
   });
-  // Drag tool: the canvas places the points while the Drag tab is shown.
+}
+
+// Style Mix starts from the image being edited: A is the Prompt panel's
+// source, B the same prompt with the next seed; it follows the Prompt panel
+// until a mix was made (then it keeps its own sources).
+void MainWindow::followPromptInMix() {
+  const Source s = prompt_->request().source;
+  if (mix_started_ || s.prompt.isEmpty()) return;
+  mix_->sourceA()->setSource(s);
+  mix_->sourceB()->setSource(Source{s.prompt, s.seed + 1, {}});
+  updateMixThumbnails();
+}
+
+// Style Mix's thumbnails: A and B alone, rendered on the side (not edits)
+// whenever what they show changed, while the tab is shown (a psi drag in the
+// Prompt tab renders no thumbnails; showing Style Mix catches up).
+void MainWindow::updateMixThumbnails() {
+  const QDockWidget* dock = docks_.value("Style Mix");
+  if (!model_loaded_ || !dock || !dock->isVisible()) return;
+  const Source sources[2] = {mix_->sourceA()->source(), mix_->sourceB()->source()};
+  for (int i = 0; i < 2; ++i) {
+    RenderRequest r;
+    r.kind = RenderRequest::Kind::Generate;
+    prompt_->applyRenderSettings(r);
+    r.upsample = false;  // a thumbnail: the generator's image is enough
+    r.upsample_seed.reset();
+    r.source = sources[i];
+    if (r.source.psi) r.psi = *r.source.psi;
+    const QString key = QStringLiteral("%1|%2|%3|%4|%5|%6")
+                            .arg(r.source.prompt)
+                            .arg(r.source.seed)
+                            .arg(r.source.latent)
+                            .arg(r.psi, 0, 'g', 17)
+                            .arg(r.noise)
+                            .arg(r.mean_w_samples);
+    if (key == thumbnail_keys_[i]) continue;
+    thumbnail_keys_[i] = key;
+    if (r.source.prompt.isEmpty()) {
+      mix_->setThumbnail(i, {});
+      continue;
+    }
+    engine_->thumbnail(i == 0 ? QStringLiteral("mix-a") : QStringLiteral("mix-b"), r);
+  }
+}
+
+// "Edit the result" of Invert: the latent with its own prompt, one image (not
+// a grid): the canvas shows the reconstruction. Not generate(): a random seed
+// would drop the latent.
+void MainWindow::useInvertedLatent(const QString& latent, const QString& prompt) {
+  RenderRequest r = prompt_->request();
+  r.kind = RenderRequest::Kind::Generate;
+  r.source = Source{prompt, r.source.seed, latent};
+  r.count = 1;
+  r.direction_strength = 0.0;  // the reconstruction itself; a direction can be added afterwards
+  applying_ = true;
+  prompt_->setRequest(r);
+  Source a = mix_->sourceA()->source();
+  a.prompt = prompt;
+  a.latent = latent;
+  mix_->sourceA()->setSource(a);
+  applying_ = false;
+  showPanel("Prompt");
+  submit(r);
+  updateMixThumbnails();
+  showStatus(tr("Editing the inverted latent %1 (“%2”): Prompt and Style Mix A use it.").arg(latent, prompt));
+}
+
+// Drag tool: the canvas places the points while the Drag tab is shown.
+void MainWindow::connectDragTool() {
   connect(docks_.value("Drag"), &QDockWidget::visibilityChanged, this, [this] { updateCanvasTool(); });
   connect(drag_, &DragPanel::maskModeChanged, this, [this] { updateCanvasTool(); });
   connect(drag_, &DragPanel::clearPointsRequested, canvas_, &ImageCanvas::clearDragPoints);
@@ -378,12 +466,18 @@ void MainWindow::buildDocks() {
   });
   connect(canvas_, &ImageCanvas::dragMaskChanged, this,
           [this] { drag_->setMaskPainted(!canvas_->dragMask().isNull()); });
+}
+
+void MainWindow::connectTrainPanel() {
   connect(train_, &TrainPanel::statusMessage, this, [this](const QString& m) { showStatus(m, 8000); });
   connect(train_, &TrainPanel::usePackage, this, [this](const QString& dir) { openModel(dir); });
   connect(train_, &TrainPanel::runFinished, this, [this](bool ok, const QString& summary) {
     if (!ok) showError(summary);
   });
-  // Canvas overlay -> panels.
+}
+
+// Canvas overlay -> panels.
+void MainWindow::connectCanvas() {
   connect(canvas_, &ImageCanvas::layerToggled, this, [this](int i) {
     showPanel("Style Mix");
     mix_->toggleLayer(i);
@@ -587,6 +681,8 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
   canvas_->setMaskResolution(info.resolution);
   canvas_->clearDragPoints();
   canvas_->setLayers(mix_->layerNames(), mix_->layerSources());
+  thumbnail_keys_[0].clear();
+  thumbnail_keys_[1].clear();
   model_label_->setText(tr("%1 · %2 px · %3").arg(info.name).arg(info.resolution).arg(info.device));
   model_label_->setToolTip(tr("%1\n%2\nhash %3").arg(info.folder, info.description, info.hash));
   canvas_->setPlaceholder(tr("Type a prompt and press Ctrl+Enter."));
@@ -594,6 +690,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
   const QString layers = info.layers.size() == 1 ? tr("1 layer") : tr("%1 layers").arg(info.layers.size());
   showStatus(tr("Loaded %1 (%2 px, %3) on %4.").arg(info.name).arg(info.resolution).arg(layers, info.device));
   if (!prompt_->request().source.prompt.isEmpty()) prompt_->generate();
+  updateMixThumbnails();
 }
 
 void MainWindow::submit(RenderRequest r) {
@@ -602,8 +699,9 @@ void MainWindow::submit(RenderRequest r) {
     showError(tr("No model loaded: open a model package first (File ▸ Open Model…)."));
     return;
   }
-  // Style Mix and Interpolate truncate their sources with the Prompt panel's psi.
-  if (r.kind != RenderRequest::Kind::Generate) r.psi = prompt_->request().psi;
+  // Style Mix and Interpolate render with the Prompt panel's settings (psi,
+  // upsampler, noise).
+  if (r.kind != RenderRequest::Kind::Generate) prompt_->applyRenderSettings(r);
   engine_->request(r);
 }
 
@@ -676,6 +774,7 @@ void MainWindow::onDragged(const DragOutcome& o) {
   prompt_->setRequest(o.result.request);
   mix_->sourceA()->setSource(o.result.request.source);
   applying_ = false;
+  updateMixThumbnails();
   double worst = 0;
   for (int i = 0; i < o.handles.size() && i < canvas_->dragTargets().size(); ++i) {
     const QPointF d = o.handles[i] - toGeneratorPixels(canvas_->dragTargets()[i], res);
@@ -703,8 +802,12 @@ void MainWindow::commit(const EditState& state) {
   current_ = state;
   canvas_->setLayerMixShown(state.request.kind == RenderRequest::Kind::Mix);
   if (state.request.kind == RenderRequest::Kind::Mix) mix_started_ = true;
-  const bool mergeable = state.request.kind != RenderRequest::Kind::Generate && last_commit_.isValid() &&
-                         last_commit_.elapsed() < kMergeMs && state.request.kind == last_commit_kind_;
+  if (state.request.kind == RenderRequest::Kind::Generate) followPromptInMix();
+  // A click (a preset, a toggle) is an edit of its own; quick live edits of
+  // one kind (a slider drag) merge into one.
+  const bool mergeable = state.request.kind != RenderRequest::Kind::Generate && !state.request.discrete &&
+                         last_commit_.isValid() && last_commit_.elapsed() < kMergeMs &&
+                         state.request.kind == last_commit_kind_;
   last_commit_.start();
   last_commit_kind_ = state.request.kind;
   undo_->push(new EditCommand(this, before, state, mergeable));
@@ -732,7 +835,7 @@ void MainWindow::addHistory(const EditState& state, bool merge) {
   history_states_.append(state);
   auto* item = new QListWidgetItem(QIcon(crispPixmap(state.image, QSize(64, 64))), QString());
   item->setData(Qt::UserRole, int(history_states_.size() - 1));
-  item->setData(Qt::UserRole + 1, state.request.kind != RenderRequest::Kind::Generate);
+  item->setData(Qt::UserRole + 1, state.request.kind != RenderRequest::Kind::Generate && !state.request.discrete);
   item->setToolTip(state.request.describe());
   history_->addItem(item);
   history_->scrollToItem(item);
@@ -740,7 +843,7 @@ void MainWindow::addHistory(const EditState& state, bool merge) {
 
 void MainWindow::applyState(const EditState& state) {
   applying_ = true;
-  prompt_->setPsi(state.request.psi);
+  prompt_->setRenderSettings(state.request);
   switch (state.request.kind) {
     case RenderRequest::Kind::Generate: prompt_->setRequest(state.request); break;
     case RenderRequest::Kind::Mix: mix_->setRequest(state.request); break;
@@ -750,6 +853,7 @@ void MainWindow::applyState(const EditState& state) {
   canvas_->setImage(state.image);
   canvas_->setLayerMixShown(state.request.kind == RenderRequest::Kind::Mix);
   current_ = state;
+  updateMixThumbnails();
 }
 
 void MainWindow::onFailed(const QString& op, const QString& message, quint64) {
@@ -874,7 +978,8 @@ void MainWindow::exportAnimationDialog() {
     showError(tr("Open a model package before exporting an animation."));
     return;
   }
-  const RenderRequest r = interp_->request();
+  RenderRequest r = interp_->request();
+  prompt_->applyRenderSettings(r);  // as the panel's live images
   QSettings s;
   const QString dir = s.value("paths/export", QStandardPaths::writableLocation(QStandardPaths::MoviesLocation)).toString();
   QString filter;

@@ -104,8 +104,25 @@ class MainWindow : public QMainWindow {
   void dropEvent(QDropEvent* e) override;
 
  private:
+  // Builders of the constructor, one part of the window each.
   void buildMenus();
   void buildDocks();
+  void buildPanelDocks();
+  void buildHistoryDock();
+  void buildStatusBar();
+  void connectEngine();
+  void connectPanels();
+  void connectDragTool();
+  void connectTrainPanel();
+  void connectCanvas();
+  // Engine results and panel actions (the slots of the connections above).
+  void onInverted(const InvertResult& r);
+  void onRecipeRestored(const RenderRequest& r);
+  void onDragFrame(const DragFrame& f);
+  void useInvertedLatent(const QString& latent, const QString& prompt);
+  void restoreHistoryItem(QListWidgetItem* item);
+  void followPromptInMix();
+  void updateMixThumbnails();
   void restoreSettings();
   void saveSettings();
   void addRecentModel(const QString& dir);
@@ -152,6 +169,7 @@ class MainWindow : public QMainWindow {
   QString last_status_;
   bool applying_ = false;  // applyState in progress: panel signals are not edits
   bool mix_started_ = false;  // a style mix was made (Style Mix keeps its own sources from then on)
+  QString thumbnail_keys_[2];  // what Style Mix's thumbnails of A and B were last asked for
 };
 
 }  // namespace gg::ui

@@ -9,15 +9,23 @@
 #include <QString>
 #include <QStringList>
 #include <QVector>
+#include <optional>
 
 namespace gg::ui {
 
 // One source of an edit: a prompt and a seed, or an inverted latent.
 struct Source {
+  Source(QString prompt_ = {}, quint64 seed_ = 0, QString latent_ = {}, std::optional<double> psi_ = {})
+      : prompt(std::move(prompt_)), seed(seed_), latent(std::move(latent_)), psi(psi_) {}
   QString prompt;
   quint64 seed = 0;
   QString latent;  // non-empty: a latent from the Invert panel (its id), used instead of the seed's w
-  bool operator==(const Source& o) const { return prompt == o.prompt && seed == o.seed && latent == o.latent; }
+  // This source's own truncation (from a restored recipe whose sources differ
+  // in psi); unset: the request's psi.
+  std::optional<double> psi;
+  bool operator==(const Source& o) const {
+    return prompt == o.prompt && seed == o.seed && latent == o.latent && psi == o.psi;
+  }
 };
 
 struct RenderRequest {
@@ -26,16 +34,29 @@ struct RenderRequest {
   Kind kind = Kind::Generate;
   quint64 id = 0;  // set by the host; increases with every request
 
-  // Generate: `count` images (a grid) from seeds seed, seed+1, ...
+  // Generate: `count` images (a grid) from seeds seed, seed+1, ...; further
+  // rows of the grid for `more_prompts` (the same seeds, one row a prompt, as
+  // `gigagan generate --prompt A --prompt B`).
   Source source;
   int count = 1;
+  QStringList more_prompts;
+  int columns = 0;  // of the grid; 0: ceil(sqrt(images))
+
+  // Every kind (the Prompt panel holds them for all): truncation, the
+  // upsampler, its seed (z and input noise; unset: each image's own seed,
+  // consecutive over a grid), the generator's per-layer noise ("const" |
+  // "none") and the z samples behind each prompt's mean w.
   double psi = 1.0;
   bool upsample = false;
+  std::optional<quint64> upsample_seed;
+  QString noise = QStringLiteral("const");
+  int mean_w_samples = 4096;
   // Generate: a latent direction added to every layer's w, strength x
   // (mean w of direction_to - mean w of direction_from); off when a prompt is
   // empty or the strength is 0.
   QString direction_from, direction_to;
   double direction_strength = 0.0;
+  QString direction_layers = QStringLiteral("all");  // the layers it acts on
   bool hasDirection() const {
     return !direction_from.trimmed().isEmpty() && !direction_to.trimmed().isEmpty() && direction_strength != 0.0;
   }
@@ -45,12 +66,20 @@ struct RenderRequest {
   QVector<int> layer_sources;
   bool swap_w = true;
   bool swap_text = true;
+  // Mix: B's share (0..1) of each layer's w and text; empty: 1 on the layers
+  // from B (as swap_w / swap_text say), 0 elsewhere. Fractions blend A and B
+  // (lerp, or slerp when `slerp`).
+  QVector<double> mix_w, mix_t;
 
   // Interpolate: 2 to 4 sources with barycentric weights (summing to 1).
   QVector<Source> sources;
   QVector<double> weights;
   Space space = Space::Both;
-  bool slerp = false;
+  bool slerp = false;  // Interpolate and fractional mixes
+
+  // A click (a preset, a toggle), not a step of a slider drag: its edit never
+  // merges into the previous one (undo step, history entry).
+  bool discrete = false;
 
   QString describe() const;  // one line for the status bar / history tooltips
 };

@@ -16,8 +16,14 @@
 #include "engine_worker.h"
 #include "image_canvas.h"
 #include "main_window.h"
-#include "panels.h"
+#include "drag_panel.h"
+#include "interpolate_panel.h"
+#include "invert_panel.h"
+#include "prompt_panel.h"
+#include "source_editor.h"
+#include "style_mix_panel.h"
 #include "train_panel.h"
+#include "weight_pad.h"
 
 namespace gg::ui {
 

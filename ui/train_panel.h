@@ -5,10 +5,18 @@
 #pragma once
 #include <QMap>
 #include <QWidget>
+#include <functional>
 
+#include <QElapsedTimer>
+
+#include "throughput_estimate.h"
 #include "train_process.h"
 
 class QCheckBox;
+class QFormLayout;
+class QGroupBox;
+class QHBoxLayout;
+class QVBoxLayout;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -24,6 +32,7 @@ class QChartView;
 class QLineSeries;
 class QValueAxis;
 class QLogValueAxis;
+class QColor;
 
 namespace gg::ui {
 
@@ -40,6 +49,11 @@ class TrainPanel : public QWidget {
 
   // For tests and the screenshot script.
   QStringList checkpointPackages() const;
+  QStringList checkpointFiles() const;
+  QColor lossColourOf(const QString& term) const;  // the colour of a curve shown
+  // A run folder that holds no run: `out` when it is empty or missing, else
+  // the first free "out-2", "out-3", ... ("run-2" in use gives "run-3").
+  static QString freshRunFolder(const QString& out);
   QStringList lossTerms() const { return series_.keys(); }
   int lossPointCount(const QString& term) const;
   qint64 imagesSeen() const { return images_; }
@@ -66,8 +80,31 @@ class TrainPanel : public QWidget {
   void addLossPoint(const QString& term, double x, double y);
   void showSample(const QString& path);
   void buildEmojiDataset();
-  void resetRunView();
   QString defaultRunFolder() const;
+  // Shows `dir`'s run: its curves (kept when it is the run shown, else read
+  // from its stats.jsonl), its latest sample grid and its checkpoints.
+  void showRunFolder(const QString& dir);
+  void loadStats(const QString& run);
+  void refreshCheckpoints();
+  void fitAxes(qint64 images);
+  QColor lossColour(const QString& term) const;
+  void setStatus(const QString& text);  // the line under the progress bar, wrapping anywhere
+  // Builders of the constructor, one part of the tab each.
+  QGroupBox* buildRunForm();
+  QWidget* buildDataRow();
+  QWidget* buildBaseRow();
+  QWidget* buildRunFolderRow();
+  void buildLengthRows(QFormLayout* form);
+  QWidget* buildAugmentRow();
+  QHBoxLayout* buildButtons();
+  void buildProgress(QVBoxLayout* root);
+  QChartView* buildChart();
+  QWidget* buildSampleAndCheckpoints();
+  QPlainTextEdit* buildLog();
+  void connectProcess();
+  void connectPresets();
+  // `edit` with a "…" button choosing a folder (then `chosen` runs).
+  QWidget* folderField(QLineEdit* edit, const QString& title, const std::function<void()>& chosen = {});
 
   TrainProcess* process_;
   QProcess* data_process_ = nullptr;
@@ -107,6 +144,10 @@ class TrainPanel : public QWidget {
   qint64 images_target_ = 0;
   QString latest_sample_;
   QString run_dir_;
+  QString chart_run_;  // the run whose curves the chart shows
+  bool exporting_ = false;  // making a package of an older checkpoint
+  QElapsedTimer clock_;
+  ThroughputEstimate throughput_;
   QStringList extra_;  // further trainer arguments (setSettings), kept as given
   // The preset shown, and the CLIP and length last used with each preset.
   QString preset_ = QStringLiteral("emoji64");

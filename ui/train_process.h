@@ -1,5 +1,5 @@
 // A `gigagan train ... --progress json` child process followed by the Train
-// tab (Contract 2). The trainer runs in its own session, its output (stdout
+// tab (protocol: train_protocol.h). The trainer runs in its own session, its output (stdout
 // and stderr) goes through `tee -p` into a log file as well, so that "keep
 // running in the background" survives the studio closing: tee keeps writing
 // the file after the studio's end of the pipe is gone. Control words go to the

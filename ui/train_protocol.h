@@ -1,6 +1,6 @@
-// Contract 2: the progress lines of `gigagan train --progress json`, one JSON
+// The progress protocol: lines of `gigagan train --progress json`, one JSON
 // object per line on stdout, parsed into typed events for the Train tab.
-// Ref: /tmp/gg/brief.md "Contract 2"; training/run.h (the writer's side).
+// The writer's side is training/run.h.
 #pragma once
 #include <QByteArray>
 #include <QJsonObject>
@@ -28,7 +28,7 @@ struct TrainEvent {
   double lr = 0.0;
   QMap<QString, double> losses;
   QString path;        // sample grid or checkpoint file
-  QString package;     // checkpoint: its Contract-1 package folder
+  QString package;     // checkpoint: its model-package folder
   QString reason;      // done: "finished" | "stopped"
   QString checkpoint;  // done: the last checkpoint
   QString message;     // warning / error

@@ -10,28 +10,20 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
-#include <QStandardPaths>
-#include <QTemporaryDir>
 #include <QUndoStack>
 
-#include "engine_worker.h"
+#include "drag_panel.h"
 #include "image_canvas.h"
-#include "main_window.h"
-#include "panels.h"
-#include "tiny_package.h"
+#include "prompt_panel.h"
+#include "source_editor.h"
+#include "studio_fixture.h"
+#include "style_mix_panel.h"
 
 using namespace gg::ui;
 
-class TestDragTool : public QObject {
+class TestDragTool : public QObject, public gg::test::StudioFixture {
   Q_OBJECT
-  QTemporaryDir dir_;
-  std::unique_ptr<MainWindow> w_;
 
-  EditState waitCommit(int timeout_ms = 60000) {
-    QSignalSpy spy(w_.get(), &MainWindow::stateCommitted);
-    if (!spy.wait(timeout_ms)) return {};
-    return spy.last().first().value<EditState>();
-  }
   // The canvas widget position of the centre of generator pixel (x, y).
   QPoint at(double x, double y) {
     ImageCanvas* c = w_->canvas();
@@ -49,18 +41,7 @@ class TestDragTool : public QObject {
   }
 
  private Q_SLOTS:
-  void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    qRegisterMetaType<EditState>();
-    gg::test::write_tiny_package(dir_.filePath("tiny").toStdString(), false);
-    w_ = std::make_unique<MainWindow>();
-    w_->resize(1200, 800);
-    w_->show();
-    QVERIFY(QTest::qWaitForWindowExposed(w_.get()));
-    QSignalSpy committed(w_.get(), &MainWindow::stateCommitted);
-    w_->openModel(dir_.filePath("tiny"));
-    QVERIFY(committed.wait(60000));
-  }
+  void initTestCase() { openStudio(false, true); }
 
   void pointsOnlyWhileTheDragTabIsShown() {
     generate(3);

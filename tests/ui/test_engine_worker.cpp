@@ -244,6 +244,32 @@ class TestEngineWorker : public QObject {
     QVERIFY(failed.first().at(1).toString().contains("Interpolate"));
   }
 
+  // Side renders (Style Mix's thumbnails) are not edits: they come back by
+  // tag, never through rendered(), take no request id, wait behind a render,
+  // and a newer one with the same tag replaces a waiting one.
+  void thumbnailsAreSideRenders() {
+    QSignalSpy rendered(host_.get(), &EngineHost::rendered);
+    QSignalSpy thumbs(host_.get(), &EngineHost::thumbnailRendered);
+    const quint64 latest = host_->latestId();
+    const quint64 id = host_->request(generate("cat face, noto style", 3));
+    host_->thumbnail("a", generate("cat face, noto style", 8));
+    host_->thumbnail("a", generate("cat face, noto style", 9));
+    host_->thumbnail("b", generate("", 9));  // cannot be rendered: a null image, no failure
+    QVERIFY(waitFor(*host_, id).has_value());
+    QTRY_VERIFY_WITH_TIMEOUT(thumbs.size() >= 2, 60000);
+    QTest::qWait(200);
+    QCOMPARE(host_->latestId(), latest + 1);
+    QCOMPARE(rendered.size(), 1);
+    QMap<QString, RenderResult> by_tag;
+    for (const QList<QVariant>& t : thumbs) by_tag[t.at(0).toString()] = t.at(1).value<RenderResult>();
+    QVERIFY(by_tag.contains("a") && by_tag.contains("b"));
+    QCOMPARE(by_tag["a"].request.source.seed, quint64(9));  // the newer one of "a"
+    const auto plain = waitFor(*host_, host_->request(generate("cat face, noto style", 9)));
+    QVERIFY(plain);
+    QCOMPARE(by_tag["a"].image, plain->image);
+    QVERIFY(by_tag["b"].image.isNull());
+  }
+
   void cleanupTestCase() { host_.reset(); }
 };
 

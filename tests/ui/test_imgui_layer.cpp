@@ -1,6 +1,7 @@
 // Qt -> Dear ImGui input forwarding: mouse clicks reach ImGui buttons, wheel
 // and keys reach ImGuiIO, typed text reaches an InputText, and the layer says
-// when ImGui wants an event (so the canvas does not also pan or zoom).
+// when ImGui wants an event (so the canvas does not also pan or zoom). The
+// canvas's overlay (auto-resizing windows) is whole in the first frame drawn.
 #include <QtTest/QtTest>
 
 #include <QKeyEvent>
@@ -8,6 +9,7 @@
 #include <QWheelEvent>
 
 #include <imgui.h>
+#include <imgui_internal.h>
 
 #include "imgui_layer.h"
 
@@ -151,6 +153,51 @@ class TestImGuiLayer : public QObject {
     frame(b, buf, sizeof buf);
     QVERIFY(a.wantsMouse());
     QVERIFY2(!b.wantsMouse(), "input to one canvas must not reach another");
+  }
+
+  // The canvas's HUD: auto-resizing windows, one anchored at the top right.
+  // ImGui hides a new window for its first frame and sizes such a window from
+  // the content of the frame before; the canvas draws only on demand, so its
+  // first frame showed the overlay clipped or not at all, and so did the
+  // first frame after the content grew (a line added). frame() lays such a
+  // frame out again before drawing it.
+  void firstFrameShowsTheOverlayWhole() {
+    int lines = 2;
+    const auto draw = [&] {
+      ImGui::SetNextWindowPos(ImVec2(390, 10), ImGuiCond_Always, ImVec2(1.0f, 0.0f));
+      ImGui::Begin("hud", nullptr,
+                   ImGuiWindowFlags_AlwaysAutoResize | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoSavedSettings);
+      for (int i = 0; i < lines; ++i) ImGui::Text("%d: a readout line of the overlay", i);
+      ImGui::End();
+    };
+    const auto whole = [](ImGuiLayer& layer) {
+      ImGui::SetCurrentContext(layer.context());
+      ImGuiWindow* w = ImGui::FindWindowByName("hud");
+      if (!w || w->Hidden || ImGui::GetDrawData()->TotalVtxCount == 0) return false;
+      const ImVec2 fit = ImGui::CalcWindowNextAutoFitSize(w);
+      return w->Size.x == fit.x && w->Size.y == fit.y && w->Pos.x + w->Size.x <= 390.5f && w->Pos.x >= 0;
+    };
+    {
+      // A single ImGui frame, as the canvas drew it: nothing shown yet.
+      ImGuiLayer plain;
+      plain.newFrame(QSize(400, 300), 1.0);
+      draw();
+      plain.render();
+      QVERIFY(!plain.settled());
+      QVERIFY(!whole(plain));
+    }
+    ImGuiLayer layer;
+    layer.frame(QSize(400, 300), 1.0, draw);
+    QVERIFY(layer.settled());
+    QVERIFY2(whole(layer), "the first frame shows the overlay, sized for its content");
+    const float two_lines = ImGui::FindWindowByName("hud")->Size.y;
+    lines = 4;  // e.g. the image size line appears once an image is shown
+    layer.frame(QSize(400, 300), 1.0, draw);
+    QVERIFY2(whole(layer), "the frame after the content grew shows all of it");
+    QVERIFY(ImGui::FindWindowByName("hud")->Size.y > two_lines + ImGui::GetTextLineHeight());
+    // Nothing new: settled after one pass.
+    layer.frame(QSize(400, 300), 1.0, draw);
+    QVERIFY(layer.settled());
   }
 };
 

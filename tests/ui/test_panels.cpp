@@ -14,7 +14,10 @@
 #include <QPushButton>
 #include <QComboBox>
 #include <QJsonArray>
+#include <QJsonDocument>
+#include <QMimeData>
 #include <QDoubleSpinBox>
+#include <QDropEvent>
 #include <QDockWidget>
 #include <QLineEdit>
 #include <QListWidget>
@@ -25,26 +28,24 @@
 #include <QTemporaryDir>
 #include <QUndoStack>
 
-#include "engine_worker.h"
 #include "image_canvas.h"
-#include "main_window.h"
-#include "panels.h"
-#include "tiny_package.h"
+#include "image_io.h"
+#include "recipe.h"
+#include "interpolate_panel.h"
+#include "invert_panel.h"
+#include "panel_controls.h"
+#include "prompt_panel.h"
+#include "source_editor.h"
+#include "studio_fixture.h"
+#include "style_mix_panel.h"
 #include "train_panel.h"
+#include "weight_pad.h"
 
 using namespace gg::ui;
 
-class TestPanels : public QObject {
+class TestPanels : public QObject, public gg::test::StudioFixture {
   Q_OBJECT
-  QTemporaryDir dir_;
-  std::unique_ptr<MainWindow> w_;
 
-  // Waits until the main window committed an edit (the latest request rendered).
-  EditState waitCommit(int timeout_ms = 60000) {
-    QSignalSpy spy(w_.get(), &MainWindow::stateCommitted);
-    if (!spy.wait(timeout_ms)) return {};
-    return spy.last().first().value<EditState>();
-  }
   QImage generateDirect(const QString& prompt, quint64 seed, double psi) {
     PromptPanel* p = w_->promptPanel();
     p->setPrompt(prompt);
@@ -56,17 +57,8 @@ class TestPanels : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    qRegisterMetaType<EditState>();
-    gg::test::write_tiny_package(dir_.filePath("tiny").toStdString());
-    w_ = std::make_unique<MainWindow>();
-    QSignalSpy loaded(w_->engine(), &EngineHost::modelLoaded);
-    QSignalSpy committed(w_.get(), &MainWindow::stateCommitted);
-    w_->openModel(dir_.filePath("tiny"));
-    QVERIFY(loaded.wait(60000));
-    QVERIFY(w_->modelLoaded());
-    // Loading generates the first sample prompt so the canvas is never empty.
-    QVERIFY(committed.wait(60000));
+    openStudio(true, false);
+    if (QTest::currentTestFailed()) return;
     QVERIFY(!w_->canvas()->image().isNull());
     QCOMPARE(w_->styleMixPanel()->layerNames().size(), 4);
   }
@@ -85,10 +77,10 @@ class TestPanels : public QObject {
     QCOMPARE(s.request.source.seed, quint64(7));
     QCOMPARE(p->promptHistory().first(), QString("cat face, noto style"));
     // A grid of 4.
-    p->findChildren<QSpinBox*>().last()->setValue(4);  // the grid count is the last spin box
+    p->countSpin()->setValue(4);
     p->generate();
     QCOMPARE(waitCommit().image.size(), QSize(32, 32));
-    p->findChildren<QSpinBox*>().last()->setValue(1);
+    p->countSpin()->setValue(1);
     // The psi slider re-renders live after a generation.
     QSignalSpy more(w_->engine(), &EngineHost::rendered);
     p->setPsi(0.7);
@@ -220,6 +212,27 @@ class TestPanels : public QObject {
     QCOMPARE(e->text(), long_prompt);
     QCOMPARE(e->cursorPosition(), 0);
     QCOMPARE(e->toolTip(), long_prompt);
+    // The Prompt panel's field too, set or restored.
+    PromptPanel* p = w_->promptPanel();
+    p->setPrompt(long_prompt);
+    QCOMPARE(p->promptBox()->lineEdit()->cursorPosition(), 0);
+    RenderRequest r = p->request();
+    r.source.prompt = long_prompt + ", restored";
+    p->setRequest(r);
+    QCOMPARE(p->promptBox()->lineEdit()->cursorPosition(), 0);
+    // Typed by hand: the start shows again once the field loses the focus.
+    w_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(w_.get()));
+    w_->showPanel("Style Mix");
+    QLineEdit* a = w_->styleMixPanel()->sourceA()->promptEdit();
+    a->setFocus();
+    QTRY_VERIFY(a->hasFocus());
+    a->selectAll();
+    QTest::keyClicks(a, long_prompt);
+    QCOMPARE(a->cursorPosition(), int(long_prompt.size()));
+    w_->styleMixPanel()->sourceB()->seedSpin()->setFocus();
+    QTRY_COMPARE(a->cursorPosition(), 0);
+    p->setPrompt("cat face, noto style");
   }
 
   void promptDirectionsAreLiveAndRestored() {
@@ -547,6 +560,210 @@ class TestPanels : public QObject {
     QString error;
     QVERIFY(!fresh.saveImage(dir_.filePath("none.png"), &error));
     QVERIFY(error.contains("generate"));
+  }
+
+  // Quick preset clicks (well under the 800 ms that merge a slider drag into
+  // one step): each is an undo step and a history entry of its own.
+  void quickPresetClicksAreEditsOfTheirOwn() {
+    w_->showPanel("Style Mix");
+    StyleMixPanel* m = w_->styleMixPanel();
+    m->applyPreset("fine");
+    waitCommit();
+    const int history = w_->historyList()->count(), undo = w_->undoStack()->count();
+    m->applyPreset("coarse");
+    QVERIFY(waitCommit().request.discrete);
+    m->applyPreset("middle");
+    waitCommit();
+    QCOMPARE(w_->historyList()->count(), history + 2);
+    QCOMPARE(w_->undoStack()->count(), undo + 2);
+    // The amount slider is live (a fraction of B on the checked layers).
+    m->findChildren<QSlider*>().last()->setValue(40);
+    const EditState part = waitCommit();
+    QVERIFY(!part.request.discrete);
+    QCOMPARE(part.request.mix_w.value(2), 0.4);
+    QCOMPARE(part.request.mix_w.value(0), 0.0);
+    m->findChildren<QSlider*>().last()->setValue(100);
+    waitCommit();
+  }
+
+  // Style Mix shows A and B alone beside their fields, rendered by the
+  // engine, and follows when either changes.
+  void styleMixShowsItsSourcesAlone() {
+    const QImage a = generateDirect("cat face, noto style", 21, 0.7);
+    const QImage b = generateDirect("red heart, twemoji style", 22, 0.7);
+    w_->show();
+    QVERIFY(QTest::qWaitForWindowExposed(w_.get()));
+    w_->showPanel("Style Mix");
+    StyleMixPanel* m = w_->styleMixPanel();
+    QMap<QString, QImage> thumbs;
+    auto c = connect(w_->engine(), &EngineHost::thumbnailRendered, this,
+                     [&](const QString& tag, const RenderResult& r) { thumbs[tag] = r.image; });
+    m->sourceA()->setSource(Source{"cat face, noto style", 21, {}});
+    m->sourceB()->setSource(Source{"red heart, twemoji style", 22, {}});
+    m->applyPreset("coarse");
+    waitCommit();
+    QTRY_VERIFY_WITH_TIMEOUT(thumbs.contains("mix-a") && thumbs.contains("mix-b"), 60000);
+    QCOMPARE(thumbs["mix-a"], a);
+    QCOMPARE(thumbs["mix-b"], b);
+    QVERIFY(!m->thumbnail(0)->pixmap().isNull());
+    QVERIFY(!m->thumbnail(1)->pixmap().isNull());
+    QCOMPARE(m->thumbnail(0)->pixmap().toImage().convertToFormat(QImage::Format_RGB888),
+             crispPixmap(a, QSize(64, 64)).toImage().convertToFormat(QImage::Format_RGB888));
+    // B's seed from its spin box: B's thumbnail follows, A's is not rendered again.
+    thumbs.clear();
+    m->sourceB()->seedSpin()->setValue(23);
+    waitCommit();
+    QTRY_VERIFY_WITH_TIMEOUT(thumbs.contains("mix-b"), 60000);
+    QTest::qWait(200);
+    QVERIFY(!thumbs.contains("mix-a"));
+    QCOMPARE(thumbs["mix-b"], generateDirect("red heart, twemoji style", 23, 0.7));
+    disconnect(c);
+  }
+
+  // A PNG whose recipe holds every field, dropped on the window: the panels
+  // take all of it (psi per source, a grid with its rows and columns, the
+  // direction's layers, the upsampler and its seed, the noise, the mean-w
+  // samples, fractional mixes, exact interpolation weights), so that
+  // rendering from them gives the same recipe back, hence the same pixels.
+  void droppedRecipeRestoresEveryField() {
+    generateDirect("cat face, noto style", 5, 0.7);
+    const QJsonObject stamp = w_->current().recipe;  // the model's name and hash
+    const auto drop = [&](const QJsonObject& recipe) {
+      const QString path = dir_.filePath("dropped.png");
+      gg::write_png(path.toStdString(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(40, 80, 120)),
+                    {{MainWindow::recipeKey(), QJsonDocument(recipe).toJson(QJsonDocument::Compact).toStdString()}});
+      QMimeData mime;
+      mime.setUrls({QUrl::fromLocalFile(path)});
+      QDropEvent event(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+      // Straight to the window's drop handler (QApplication routes drops only
+      // while a drag is in progress).
+      static_cast<QObject*>(w_.get())->event(&event);
+      return waitCommit(120000);
+    };
+    const auto same = [](const QJsonObject& a, const QJsonObject& b) {
+      const auto norm = [](const QJsonObject& o) {
+        return gg::RecipeGrid::from_json(gg::json::parse(QJsonDocument(o).toJson().toStdString())).to_json().dump();
+      };
+      return norm(a) == norm(b);
+    };
+    const auto cell = [&](const QString& prompt, int seed, int upsample_seed) {
+      QJsonObject c;
+      c["model"] = stamp.value("model");
+      c["sources"] = QJsonArray{QJsonObject{{"prompt", prompt}, {"seed", seed}, {"psi", 0.625}}};
+      c["directions"] = QJsonArray{QJsonObject{
+          {"from", "noto style"}, {"to", "twemoji style"}, {"strength", 0.75}, {"layers", "coarse"}}};
+      c["upsample"] = true;
+      c["upsample_seed"] = upsample_seed;
+      c["noise"] = "none";
+      c["mean_w_samples"] = 512;
+      return c;
+    };
+
+    // A grid of two rows (two prompts) and four columns.
+    const QJsonObject grid{{"format", "gigagan-recipe"}, {"version", 1},
+                           {"grid", QJsonObject{{"columns", 4},
+                                                {"cells", QJsonArray{cell("cat face, noto style", 5, 9),
+                                                                     cell("cat face, noto style", 6, 10),
+                                                                     cell("red heart, twemoji style", 5, 9),
+                                                                     cell("red heart, twemoji style", 6, 10)}}}}};
+    const EditState g = drop(grid);
+    QVERIFY2(g.valid(), qPrintable(w_->lastStatus()));
+    QCOMPARE(g.image.size(), QSize(4 * 64, 64));
+    PromptPanel* p = w_->promptPanel();
+    const RenderRequest pr = p->request();
+    QCOMPARE(pr.source.prompt, QString("cat face, noto style"));
+    QCOMPARE(pr.source.seed, quint64(5));
+    QCOMPARE(pr.count, 2);
+    QCOMPARE(pr.more_prompts, QStringList{"red heart, twemoji style"});
+    QCOMPARE(pr.columns, 4);
+    QCOMPARE(pr.psi, 0.625);
+    QVERIFY(pr.upsample);
+    QCOMPARE(pr.upsample_seed.value_or(0), quint64(9));
+    QCOMPARE(pr.noise, QString("none"));
+    QCOMPARE(pr.mean_w_samples, 512);
+    QCOMPARE(pr.direction_strength, 0.75);
+    QCOMPARE(pr.direction_layers, QString("coarse"));
+    QCOMPARE(p->countSpin()->value(), 2);
+    QCOMPARE(p->noiseBox()->currentData().toString(), QString("none"));
+    QCOMPARE(p->upsampleSeedSpin()->value(), 9);
+    QVERIFY2(p->notes().contains("red heart, twemoji style"), qPrintable(p->notes()));
+    QVERIFY2(same(g.recipe, grid), "the panels render the dropped recipe");
+    // Generate again from the panel: the same image.
+    p->generate();
+    QCOMPARE(waitCommit().image, g.image);
+
+    // A style mix with fractions of B (different for w and text), a psi per
+    // source and slerp.
+    QJsonObject mix;
+    mix["model"] = stamp.value("model");
+    mix["sources"] = QJsonArray{QJsonObject{{"prompt", "cat face, noto style"}, {"seed", 3}, {"psi", 0.5}},
+                                QJsonObject{{"prompt", "red heart, twemoji style"}, {"seed", 4}, {"psi", 0.875}}};
+    mix["w"] = QJsonArray{1, 0};
+    mix["t"] = QJsonArray{1, 0};
+    mix["blend"] = "slerp";
+    mix["layers"] = QJsonArray{QJsonObject{{"layers", "0,1"}, {"w", QJsonArray{0.25, 0.75}}, {"t", QJsonArray{0.5, 0.5}}},
+                               QJsonObject{{"layers", "2"}, {"w", QJsonArray{0, 1}}}};
+    const EditState m = drop(mix);
+    QVERIFY2(m.valid(), qPrintable(w_->lastStatus()));
+    QCOMPARE(int(m.request.kind), int(RenderRequest::Kind::Mix));
+    StyleMixPanel* sm = w_->styleMixPanel();
+    const RenderRequest mr = sm->request();
+    QCOMPARE(mr.mix_w, (QVector<double>{0.75, 0.75, 1.0, 0.0}));
+    QCOMPARE(mr.mix_t, (QVector<double>{0.5, 0.5, 0.0, 0.0}));
+    QCOMPARE(mr.layer_sources, (QVector<int>{1, 1, 1, 0}));
+    QVERIFY(sm->slerp());
+    QCOMPARE(p->request().psi, 0.5);
+    QVERIFY(!mr.a.psi.has_value());
+    QCOMPARE(mr.b.psi.value_or(0), 0.875);
+    QVERIFY(sm->sourceB()->psiLabel()->isVisibleTo(sm));
+    QVERIFY(!p->request().upsample);
+    QCOMPARE(p->noiseBox()->currentData().toString(), QString("const"));
+    QVERIFY2(same(m.recipe, mix), "the panels render the dropped mix");
+
+    // Three prompts with their own psi and weights the pad cannot hit exactly.
+    QJsonObject interp;
+    interp["model"] = stamp.value("model");
+    interp["sources"] = QJsonArray{QJsonObject{{"prompt", "cat face, noto style"}, {"seed", 1}, {"psi", 0.5}},
+                                   QJsonObject{{"prompt", "red heart, twemoji style"}, {"seed", 2}, {"psi", 0.75}},
+                                   QJsonObject{{"prompt", "cat face, noto style"}, {"seed", 3}, {"psi", 0.5}}};
+    interp["w"] = QJsonArray{0.5, 0.25, 0.25};
+    interp["t"] = QJsonArray{0.5, 0.25, 0.25};
+    const EditState i = drop(interp);
+    QVERIFY2(i.valid(), qPrintable(w_->lastStatus()));
+    QCOMPARE(int(i.request.kind), int(RenderRequest::Kind::Interpolate));
+    InterpolatePanel* ip = w_->interpolatePanel();
+    QCOMPARE(ip->sourceCount(), 3);
+    QCOMPARE(ip->request().weights, (QVector<double>{0.5, 0.25, 0.25}));
+    QCOMPARE(ip->editor(1)->source().psi.value_or(0), 0.75);
+    QVERIFY(!ip->editor(0)->source().psi.has_value());
+    QVERIFY2(same(i.recipe, interp), "the panels render the dropped interpolation");
+    // Editing a source's seed gives it the Prompt panel's psi again.
+    ip->editor(1)->seedSpin()->setValue(7);
+    QVERIFY(!ip->editor(1)->source().psi.has_value());
+    waitCommit();
+    ip->setSourceCount(2);
+    waitCommit();
+  }
+
+  // Style Mix follows the Prompt panel until a mix is made, also when its tab
+  // is the one shown while the model loads (a restored window layout).
+  void styleMixFollowsThePromptUntilAMix() {
+    MainWindow fresh;
+    fresh.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&fresh));
+    fresh.showPanel("Style Mix");
+    QSignalSpy committed(&fresh, &MainWindow::stateCommitted);
+    fresh.openModel(dir_.filePath("tiny"));
+    QVERIFY(committed.wait(60000));
+    const Source first = fresh.promptPanel()->request().source;
+    QCOMPARE(fresh.styleMixPanel()->sourceA()->source().prompt, first.prompt);
+    QCOMPARE(fresh.styleMixPanel()->sourceA()->source().seed, first.seed);
+    fresh.promptPanel()->setPrompt("waving hand, noto style");
+    fresh.promptPanel()->setSeed(8);
+    fresh.promptPanel()->generate();
+    QVERIFY(committed.wait(60000));
+    QCOMPARE(fresh.styleMixPanel()->sourceA()->source().prompt, QString("waving hand, noto style"));
+    QCOMPARE(fresh.styleMixPanel()->sourceB()->source().seed, quint64(9));
   }
 
   void cleanupTestCase() { w_.reset(); }

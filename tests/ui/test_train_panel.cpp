@@ -10,11 +10,17 @@
 #include <QFile>
 #include <QImage>
 #include <QMessageBox>
+#include <QRegularExpression>
+#include <QSet>
 #include <QSettings>
 #include <QTimer>
 #include <QAbstractButton>
 #include <QApplication>
+#include <QLabel>
 #include <QPainter>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -99,6 +105,27 @@ bool waitFor(const std::function<bool()>& done, int timeout_ms) {
   return true;
 }
 
+// A step event with these loss terms.
+TrainEvent stepEvent(qint64 images, const QStringList& terms, double images_per_s) {
+  TrainEvent e;
+  e.type = TrainEvent::Type::Step;
+  e.name = "step";
+  e.images = images;
+  e.step = images / 4;
+  e.images_per_s = images_per_s;
+  e.eta_s = 1000.0 / images_per_s;
+  e.lr = 0.002;
+  for (int i = 0; i < terms.size(); ++i) e.losses.insert(terms[i], 0.5 + 0.1 * i + 1.0 / double(images));
+  return e;
+}
+
+void touch(const QString& path, const QByteArray& text = "x") {
+  QDir().mkpath(QFileInfo(path).absolutePath());
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  f.write(text);
+}
+
 // Clicks, once the window's close dialog is up, the button that `pick`
 // returns (polled: the dialog runs its own event loop inside close()).
 void answerCloseDialog(const std::function<QAbstractButton*(QMessageBox*)>& pick) {
@@ -138,6 +165,129 @@ class TestTrainPanel : public QObject {
     qputenv("GIGAGAN_CLI", cli.toUtf8());
     data_ = dir_.filePath("data");
     writeDataset(data_);
+  }
+
+  // A failed run's long message (paths without spaces) wraps inside the tab:
+  // the tab keeps the dock's width, Start and the form's labels stay in view.
+  void longErrorWrapsInsideThePanel() {
+    QScrollArea area;  // as the dock holds the tab
+    auto* t = new TrainPanel;
+    area.setWidget(t);
+    area.setWidgetResizable(true);
+    area.resize(520, 700);
+    area.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&area));
+    const int width = t->width(), minimum = t->minimumSizeHint().width();
+    const bool scrolls = area.horizontalScrollBar()->isVisible();
+    QString message = "Training failed: cannot read '" + QString("/very/long/folder_name").repeated(30) +
+                      "/manifest.jsonl': no usable image in the dataset folder";
+    Q_EMIT t->process()->finished(false, message);
+    QTRY_VERIFY(t->statusText().contains("no usable image"));
+    QApplication::processEvents();
+    QCOMPARE(t->width(), width);
+    QCOMPARE(t->minimumSizeHint().width(), minimum);
+    QCOMPARE(area.horizontalScrollBar()->isVisible(), scrolls);
+    QLabel* label = nullptr;
+    for (QLabel* l : t->findChildren<QLabel*>())
+      if (l->text().contains("no usable image")) label = l;
+    QVERIFY(label);
+    QVERIFY(label->wordWrap());
+    QVERIFY(label->geometry().right() <= t->width());
+    QVERIFY2(label->height() >= 3 * label->fontMetrics().lineSpacing(), "the message wraps over several lines");
+    for (QPushButton* b : t->findChildren<QPushButton*>())
+      if (b->text() == "Start") QVERIFY(b->mapTo(t, QPoint(b->width(), 0)).x() <= t->width());
+  }
+
+  // Start without Resume never continues a run: a folder in use gives way to
+  // a new one beside it; Resume keeps the folder.
+  void startWithoutResumeStartsANewRun() {
+    TrainPanel t;
+    t.process()->setCli("/bin/true");  // no training: only the folder chosen matters here
+    const QString run = dir_.filePath("again");
+    touch(run + "/stats.jsonl");
+    TrainSettings s = tinySettings(data_, run, 32);
+    t.setSettings(s);
+    QSignalSpy finished(t.process(), &TrainProcess::finished);
+    t.startRun();
+    QCOMPARE(t.settings().out, run + "-2");
+    QVERIFY(t.statusText().contains("again-2"));
+    QVERIFY(finished.wait(30000));
+    touch(run + "-2/stats.jsonl");
+    t.startRun();
+    QCOMPARE(t.settings().out, run + "-3");  // not "again-2-2"
+    QVERIFY(finished.wait(30000));
+    s.out = run;
+    s.resume = true;
+    t.setSettings(s);
+    t.startRun();
+    QCOMPARE(t.settings().out, run);
+    QVERIFY(finished.wait(30000));
+    QCOMPARE(TrainPanel::freshRunFolder(dir_.filePath("never-used")), dir_.filePath("never-used"));
+  }
+
+  // Each loss term has its own colour, the same in every run; terms the
+  // palette does not know get colours no other curve has.
+  void lossCurvesHaveDistinctColours() {
+    const QStringList terms{"g_total", "g_gan",  "g_match", "g_clip", "g_vision", "g_recon", "g_pixel", "g_perceptual",
+                            "d_real",  "d_fake", "d_match", "d_vision", "r1",     "new_a",   "new_b",   "new_c"};
+    TrainPanel a, b;
+    Q_EMIT a.process()->event(stepEvent(16, terms, 8.0));
+    Q_EMIT b.process()->event(stepEvent(16, {"d_real", "g_gan"}, 8.0));
+    QSet<QRgb> colours;
+    for (const QString& term : terms) {
+      QVERIFY2(a.lossColourOf(term).isValid(), qPrintable(term));
+      colours.insert(a.lossColourOf(term).rgb());
+    }
+    QCOMPARE(colours.size(), terms.size());
+    QCOMPARE(b.lossColourOf("g_gan"), a.lossColourOf("g_gan"));
+    QCOMPARE(b.lossColourOf("d_real"), a.lossColourOf("d_real"));
+  }
+
+  // The list beside "Use in studio" shows the run folder's checkpoints (the
+  // trainer's RUN/checkpoints/ckpt-<images>.safetensors beside RUN/package),
+  // also of a run started before, and follows checkpoint events.
+  void checkpointListShowsTheRunsCheckpoints() {
+    const QString run = dir_.filePath("listed");
+    touch(run + "/checkpoints/ckpt-000000000016.safetensors");
+    touch(run + "/checkpoints/ckpt-000000000032.safetensors");
+    touch(run + "/package/package.json", "{}");
+    TrainPanel t;
+    TrainSettings s = tinySettings(data_, run, 64);
+    s.resume = true;
+    t.setSettings(s);
+    QCOMPARE(t.checkpointFiles(), (QStringList{run + "/checkpoints/ckpt-000000000016.safetensors",
+                                               run + "/checkpoints/ckpt-000000000032.safetensors"}));
+    QCOMPARE(t.checkpointPackages(), (QStringList{run + "/packages/ckpt-000000000016", run + "/package"}));
+    touch(run + "/checkpoints/ckpt-000000000048.safetensors");
+    TrainEvent e;
+    e.type = TrainEvent::Type::Checkpoint;
+    e.images = 48;
+    e.path = run + "/checkpoints/ckpt-000000000048.safetensors";
+    e.package = run + "/package";
+    Q_EMIT t.process()->event(e);
+    QCOMPARE(t.checkpointFiles().size(), 3);
+    QCOMPARE(t.checkpointPackages().last(), run + "/package");
+  }
+
+  // The ETA follows the throughput of the last minutes, not the trainer's
+  // last tick: a tick 30 times slower (a checkpoint) barely moves it.
+  void etaDoesNotJump() {
+    TrainPanel t;
+    TrainEvent start;
+    start.type = TrainEvent::Type::Start;
+    start.images_target = 100000;
+    Q_EMIT t.process()->event(start);
+    const auto eta = [&] {
+      const QString text = t.statusText();
+      const QRegularExpressionMatch m = QRegularExpression("ETA (\\d+) h (\\d+) min").match(text);
+      return m.hasMatch() ? m.captured(1).toInt() * 60 + m.captured(2).toInt() : -1;
+    };
+    for (int i = 1; i <= 5; ++i) Q_EMIT t.process()->event(stepEvent(16 * i, {"g_gan"}, 8.0));
+    const int before = eta();
+    QVERIFY2(before > 0, qPrintable(t.statusText()));
+    Q_EMIT t.process()->event(stepEvent(96, {"g_gan"}, 0.26));
+    const int after = eta();
+    QVERIFY2(after > 0 && after < 2 * before, qPrintable(QString("%1 -> %2 min").arg(before).arg(after)));
   }
 
   void runsToCompletionAndUsesTheCheckpoint() {

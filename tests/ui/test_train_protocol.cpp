@@ -1,7 +1,9 @@
-// Contract 2 parsing: every event of `gigagan train --progress json`, bad
-// lines, lines split across reads, and the trainer's command line.
+// Progress-protocol parsing: every event of `gigagan train --progress json`, bad
+// lines, lines split across reads, the trainer's command line, and the
+// smoothed images/s behind the Train tab's ETA.
 #include <QtTest/QtTest>
 
+#include "throughput_estimate.h"
 #include "train_process.h"
 #include "train_protocol.h"
 
@@ -142,6 +144,43 @@ class TestTrainProtocol : public QObject {
     s.out = "/o";
     const QStringList d = s.arguments();
     QVERIFY(!d.contains("--init") && !d.contains("--lr") && !d.contains("--resume") && !d.contains("--images"));
+  }
+
+  // A run at 8 images/s with ticks of 16 images, one of which also writes a
+  // sample grid and a checkpoint (60 s more): the trainer's own rate for that
+  // tick is 0.26 images/s, 30 times less, and its ETA leaps from minutes to
+  // an hour. The smoothed ETA moves by less than half and settles back.
+  void etaIsSmoothed() {
+    gg::ui::ThroughputEstimate est;
+    const qint64 target = 16000;
+    double t = 0;
+    qint64 images = 0;
+    double previous = -1, worst_jump = 1.0, naive_jump = 1.0, naive_previous = -1;
+    for (int tick = 0; tick < 400; ++tick) {
+      const double dt = tick == 150 ? 62.0 : 2.0;
+      t += dt;
+      images += 16;
+      const double reported = 16.0 / dt;
+      est.add(t, images, reported);
+      const double eta = est.secondsLeft(target - images);
+      const double naive = double(target - images) / reported;
+      QVERIFY(eta > 0);
+      if (previous > 0) worst_jump = std::max({worst_jump, eta / previous, previous / eta});
+      if (naive_previous > 0) naive_jump = std::max({naive_jump, naive / naive_previous, naive_previous / naive});
+      previous = eta;
+      naive_previous = naive;
+    }
+    QVERIFY2(naive_jump > 20, qPrintable(QString::number(naive_jump)));
+    QVERIFY2(worst_jump < 1.35, qPrintable(QString::number(worst_jump)));
+    QVERIFY(std::abs(est.rate() - 8.0) < 0.01);  // the stall has left the window
+    // Until the window holds enough time, the trainer's rates, averaged.
+    est.reset();
+    QCOMPARE(est.rate(), 0.0);
+    QCOMPARE(est.secondsLeft(100), -1.0);
+    est.add(0.0, 16, 8.0);
+    QCOMPARE(est.rate(), 8.0);
+    est.add(0.5, 32, 0.5);
+    QVERIFY(est.rate() > 6.0 && est.rate() < 8.0);
   }
 };
 
