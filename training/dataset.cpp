@@ -1,4 +1,4 @@
-// Ref: dataset.h; issue 3 "Data".
+// Ref: dataset.h.
 #include "dataset.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -42,6 +42,7 @@ std::string DatasetReport::skipped_summary() const {
     if (count == 0) continue;
     if (!s.empty()) s += ", ";
     s += std::to_string(count) + " " + reason;
+    if (count > 1 && reason == skip_reason::kBadLine) s += "s";  // "2 bad manifest lines"
   }
   return s;
 }
@@ -213,6 +214,16 @@ bool caption_not_utf8(const std::string& image, const std::string& caption, cons
   return true;
 }
 
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string json_error_text(const json::exception& e) {
+  std::string s = e.what();
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find("] ");
+    if (close != std::string::npos) s = s.substr(close + 2);
+  }
+  return s;
+}
+
 void read_jsonl(const fs::path& manifest, const std::string& hr_key, Parsed& p) {
   std::ifstream in(manifest);
   if (!in) throw DatasetError("cannot read '" + manifest.string() + "'");
@@ -228,11 +239,22 @@ void read_jsonl(const fs::path& manifest, const std::string& hr_key, Parsed& p) 
     try {
       j = json::parse(line);
     } catch (const json::exception& e) {
-      p.problems.push_back({where, skip_reason::kBadLine, "invalid JSON"});
+      p.problems.push_back({where, skip_reason::kBadLine, "invalid JSON: " + json_error_text(e)});
       continue;
     }
-    if (!j.is_object() || !j.contains("image") || !j["image"].is_string() || j["image"].get<std::string>().empty()) {
-      p.problems.push_back({where, skip_reason::kBadLine, "no \"image\" string"});
+    std::string why;  // the reason a line is refused, for the report
+    if (!j.is_object())
+      why = std::string("not a JSON object but ") + (j.is_array() ? "an array" : j.is_string() ? "a string" : "a value");
+    else if (!j.contains("image"))
+      why = "no \"image\" field";
+    else if (!j["image"].is_string())
+      why = "\"image\" is not a string";
+    else if (j["image"].get<std::string>().empty())
+      why = "\"image\" is empty";
+    else if (j.contains("caption") && !j["caption"].is_string() && !j["caption"].is_null())
+      why = "\"caption\" is not a string";
+    if (!why.empty()) {
+      p.problems.push_back({where, skip_reason::kBadLine, why});
       continue;
     }
     DatasetEntry e;
@@ -294,6 +316,11 @@ void read_tsv(const fs::path& manifest, Parsed& p) {
       continue;  // header
     ++p.seen;
     const std::string where = name + ":" + std::to_string(line_no);
+    if (f.size() < 2) {
+      p.problems.push_back({where, skip_reason::kBadLine,
+                            "a TSV line needs two tab-separated fields (image, caption); this one has no tab"});
+      continue;
+    }
     if (trim(f[0]).empty()) {
       p.problems.push_back({where, skip_reason::kBadLine, "empty image field"});
       continue;
@@ -417,6 +444,11 @@ Dataset::Dataset(const fs::path& path, const DatasetOptions& options) : options_
   if (report_.usable == 0) {
     std::string why = report_.skipped_summary();
     if (why.empty()) why = parsed.seen == 0 ? "no entries" : "no entries in this split";
+    // Say why, for the first few: "manifest.jsonl:3 (bad manifest line: no "image" field)".
+    for (size_t i = 0; i < report_.listed.size() && i < 3; ++i) {
+      const auto& pr = report_.listed[i];
+      why += (i == 0 ? "; " : ", ") + pr.path + " (" + pr.reason + (pr.detail.empty() ? "" : ": " + pr.detail) + ")";
+    }
     const std::string split = all ? "" : " (split '" + options.split + "')";
     throw DatasetError("no usable image in '" + path.string() + "'" + split + ": " + why +
                        (report_.other_split > 0 ? "; " + std::to_string(report_.other_split) + " in other splits" : ""));

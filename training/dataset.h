@@ -1,9 +1,8 @@
 // The trainer's dataset layer: captioned images from a folder, a
 // deterministic resumable sampler, mismatched captions for the matching-aware
 // loss and a prefetching batch loader. No Qt: LibTorch, OpenCV, nlohmann-json.
-// Ref: ../shared/GIGAGAN.md "Discriminator" (matching-aware loss: c_hat is an
-// independently sampled caption), "GAN upsampler" (real (low, high) pairs);
-// issue 3 "Data".
+// Ref: Kang et al. 2023 (GigaGAN): matching-aware loss (c_hat is an
+// independently sampled caption), GAN-based upsampler (real (low, high) pairs).
 //
 // A dataset is one of (detected in this order):
 //   <dir>/manifest.jsonl  one JSON object per line: "image" (path relative to

@@ -341,6 +341,52 @@ class TestDataset : public QObject {
     QCOMPARE(val.entry(0).caption, std::string("fourth"));
   }
 
+  // A refused manifest line says why (report detail, and the error when no
+  // line is usable): invalid JSON with the parser's words, a missing or
+  // non-string "image", a non-string "caption", a TSV line without a tab.
+  void badManifestLinesSayWhy() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    write_image(dir / "ok.png", noise_image(8, 8, 1));
+    write_text(dir / "manifest.jsonl",
+               "{\"image\": \"ok.png\", \"caption\": \"fine\"}\n"
+               "{\"image\": \"ok.png\", \"caption\": \n"
+               "[\"ok.png\", \"fine\"]\n"
+               "{\"file\": \"ok.png\", \"caption\": \"fine\"}\n"
+               "{\"image\": 7, \"caption\": \"fine\"}\n"
+               "{\"image\": \"ok.png\", \"caption\": [\"fine\"]}\n");
+    gg::DatasetOptions o;
+    o.resolution = 8;
+    gg::Dataset ds(dir, o);
+    const auto r = ds.report();
+    QCOMPARE(r.skipped.at(gg::skip_reason::kBadLine), int64_t(5));
+    QCOMPARE(r.listed.size(), size_t(5));
+    const auto detail = [&](const std::string& where) {
+      for (const auto& p : r.listed)
+        if (p.path == where) return p.reason + ": " + p.detail;
+      return std::string("(not listed)");
+    };
+    QVERIFY2(detail("manifest.jsonl:2").rfind("bad manifest line: invalid JSON: ", 0) == 0, detail("manifest.jsonl:2").c_str());
+    QVERIFY2(detail("manifest.jsonl:2").find("unexpected end of input") != std::string::npos, detail("manifest.jsonl:2").c_str());
+    QVERIFY2(detail("manifest.jsonl:3").find("not a JSON object") != std::string::npos, detail("manifest.jsonl:3").c_str());
+    QCOMPARE(detail("manifest.jsonl:4"), std::string("bad manifest line: no \"image\" field"));
+    QCOMPARE(detail("manifest.jsonl:5"), std::string("bad manifest line: \"image\" is not a string"));
+    QCOMPARE(detail("manifest.jsonl:6"), std::string("bad manifest line: \"caption\" is not a string"));
+    // With no usable line, the error names the lines and why.
+    write_text(dir / "all_bad/manifest.jsonl", "{\"file\": \"ok.png\"}\n[]\n");
+    GG_VERIFY_THROWS_WITH(gg::Dataset(dir / "all_bad", o), gg::DatasetError,
+                          "2 bad manifest lines; manifest.jsonl:1 (bad manifest line: no \"image\" field)");
+    // TSV: spaces instead of a tab.
+    write_image(dir / "tsv/a.png", noise_image(8, 8, 2));
+    write_text(dir / "tsv/manifest.tsv", "a.png\tfirst\na.png second\n");
+    gg::Dataset tsv(dir / "tsv", o);
+    QCOMPARE(tsv.size(), int64_t(1));
+    QCOMPARE(tsv.report().listed.size(), size_t(1));
+    QCOMPARE(tsv.report().listed[0].path, std::string("manifest.tsv:2"));
+    QVERIFY2(tsv.report().listed[0].detail.find("a TSV line needs two tab-separated fields") != std::string::npos,
+             tsv.report().listed[0].detail.c_str());
+  }
+
   void sidecars() {
     QTemporaryDir tmp;
     const fs::path dir = tmp.path().toStdString();
