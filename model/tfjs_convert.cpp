@@ -103,21 +103,27 @@ fs::path shard_path(const fs::path& dir, const json& p, const std::string& sourc
   return dir / rel;
 }
 
+// An empty tensor has no storage (data_ptr() is null), and memcpy from or to
+// null is undefined even for 0 bytes (UBSan's nonnull-attribute check).
+void copy_bytes(torch::Tensor& t, const char* data, int64_t bytes) {
+  if (bytes > 0) std::memcpy(t.data_ptr(), data, static_cast<size_t>(bytes));
+}
+
 torch::Tensor decode(const WeightSpec& s, const char* data) {
   const int64_t n = s.numel;
   if (s.quant.empty()) {
     if (s.dtype == "bool") {
       auto t = torch::empty(s.shape, torch::kUInt8);
-      std::memcpy(t.data_ptr(), data, static_cast<size_t>(n));
+      copy_bytes(t, data, n);
       return t.ne(0);
     }
     auto t = torch::empty(s.shape, s.dtype == "float32" ? torch::kFloat32 : torch::kInt32);
-    std::memcpy(t.data_ptr(), data, static_cast<size_t>(s.bytes));
+    copy_bytes(t, data, s.bytes);
     return t;
   }
   if (s.quant == "float16") {
     auto t = torch::empty(s.shape, torch::kFloat16);
-    std::memcpy(t.data_ptr(), data, static_cast<size_t>(s.bytes));
+    copy_bytes(t, data, s.bytes);
     return t.to(torch::kFloat32);
   }
   // uint8 / uint16: value = q * scale + min, in double (JS numbers), then
