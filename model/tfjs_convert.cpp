@@ -269,6 +269,11 @@ TfjsModel read_tfjs_model(const std::string& model_json) {
     for (const auto& s : specs) {
       m.tensors[s.name] = decode(s, data.data() + at);
       m.names.push_back(s.name);
+      if (s.quant == "uint8" && s.dtype == "float32") {
+        auto codes = torch::empty(s.shape, torch::kUInt8);
+        copy_bytes(codes, data.data() + at, s.numel);
+        m.uint8_codes[s.name] = {codes, s.min, s.scale};
+      }
       at += s.bytes;
     }
   }
@@ -324,7 +329,8 @@ TensorMap tfjs_torch_layout(const TfjsModel& model) {
   return out;
 }
 
-TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string& out, bool keep_layout) {
+TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string& out, bool keep_layout,
+                               bool quantized) {
   const TfjsModel m = read_tfjs_model(model_json);
   TfjsConvertResult r;
   TensorMap tensors = keep_layout ? m.tensors : tfjs_torch_layout(m);
@@ -332,6 +338,17 @@ TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string&
     ++r.tensors;
     r.values += t.numel();
     if (!keep_layout && !t.is_same(m.tensors.at(name))) ++r.transposed;
+  }
+  if (quantized && !m.uint8_codes.empty()) {
+    // The codes go through the same layout change as the values (a permutation).
+    TfjsModel codes = m;
+    for (const auto& [name, q] : m.uint8_codes) codes.tensors[name] = q.codes;
+    const TensorMap laid = keep_layout ? codes.tensors : tfjs_torch_layout(codes);
+    for (const auto& [name, q] : m.uint8_codes) {
+      tensors[name] = laid.at(name);
+      tensors[name + kTfjsQuantizationSuffix] = torch::tensor({q.min, q.scale}, torch::kFloat64);
+      ++r.quantized;
+    }
   }
   std::map<std::string, std::string> meta = {
       {"tfjs.layout", keep_layout ? "tfjs" : "torch"},
@@ -343,6 +360,39 @@ TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string&
   };
   write_safetensors(out, tensors, meta);
   return r;
+}
+
+TensorMap dequantize_tfjs(const TensorMap& stored, const std::string& source) {
+  TensorMap out;
+  const std::string suffix = kTfjsQuantizationSuffix;
+  for (const auto& [name, t] : stored) {
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::string of = name.substr(0, name.size() - suffix.size());
+      if (!stored.count(of)) fail(source, "tensor '" + name + "' has no '" + of + "' to dequantize");
+      continue;
+    }
+    auto q = stored.find(name + suffix);
+    if (q == stored.end()) {
+      if (t.scalar_type() == torch::kUInt8)
+        fail(source, "tensor '" + name + "' is uint8 without '" + name + suffix + "' (min, scale)");
+      out[name] = t;
+      continue;
+    }
+    const torch::Tensor& ms = q->second;
+    if (t.scalar_type() != torch::kUInt8 || ms.scalar_type() != torch::kFloat64 || ms.dim() != 1 || ms.size(0) != 2)
+      fail(source, "tensor '" + name + "' must be uint8 codes with a float64 [min, scale] in '" + name + suffix + "'");
+    const auto* mp = ms.data_ptr<double>();
+    const double min = mp[0], scale = mp[1];
+    if (!std::isfinite(min) || !std::isfinite(scale)) fail(source, "'" + name + suffix + "' is not finite");
+    // As read_tfjs_model (TF.js decodeWeight): q * scale + min in double, then float32.
+    auto codes = t.contiguous();
+    auto v = torch::empty(codes.sizes(), torch::kFloat32);
+    const uint8_t* c = codes.data_ptr<uint8_t>();
+    float* p = v.data_ptr<float>();
+    for (int64_t i = 0; i < codes.numel(); ++i) p[i] = static_cast<float>(c[i] * scale + min);
+    out[name] = v;
+  }
+  return out;
 }
 
 }  // namespace gg

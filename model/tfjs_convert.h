@@ -33,6 +33,11 @@ struct TfjsModel {
   std::vector<std::string> names;      // weight names in manifest order
   TensorMap tensors;                   // CPU tensors in TF.js layout: float32 (dequantized), int32 or bool
   std::map<std::string, std::string> keras_class;  // weight name -> class_name of its Keras layer (layers models)
+  struct Uint8Codes {
+    torch::Tensor codes;  // uint8, TF.js layout
+    double min = 0, scale = 1;
+  };
+  std::map<std::string, Uint8Codes> uint8_codes;  // float32 weights stored uint8-quantized, as stored
 };
 
 // Limits on what a model.json may ask for (beyond them: CheckpointError).
@@ -54,13 +59,28 @@ struct TfjsConvertResult {
   int64_t tensors = 0;
   int64_t values = 0;       // elements over all tensors
   int64_t transposed = 0;   // tensors put into PyTorch layout
+  int64_t quantized = 0;    // tensors kept as uint8 codes (quantized = true)
 };
+
+// Name suffix of the float64 [min, scale] that goes with a tensor kept as uint8 codes.
+constexpr const char* kTfjsQuantizationSuffix = ":quantization";
 
 // Reads `model_json` and writes its weights to `out` (safetensors, atomic),
 // under their TF.js names (Keras: "<layer>/<weight>", e.g. "Conv1/kernel"),
 // in PyTorch layout unless keep_layout. Metadata: "tfjs.layout" ("torch" or
 // "tfjs"), "tfjs.format", "tfjs.generated_by", "tfjs.converted_by",
 // "tfjs.source" (file name of model.json) and "tfjs.model_topology" (JSON).
-TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string& out, bool keep_layout = false);
+// quantized: float32 weights that TF.js stores uint8-quantized are written as
+// their uint8 codes (in the same layout) plus "<name>:quantization", float64
+// [min, scale], a quarter of the size; dequantize_tfjs gives the same values
+// as the float32 file, bit for bit.
+TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string& out, bool keep_layout = false,
+                               bool quantized = false);
+
+// Tensors of a converted file, with every uint8 code tensor replaced by its
+// float32 values (q * scale + min, computed as TF.js does) and the
+// ":quantization" entries dropped. Throws CheckpointError naming `source` and
+// the tensor for a code tensor without its (min, scale) or the reverse.
+TensorMap dequantize_tfjs(const TensorMap& stored, const std::string& source);
 
 }  // namespace gg

@@ -2,7 +2,7 @@
 // and parameter count, BatchNormalization folding against unfolded batch_norm
 // with TF's asymmetric stride-2 padding written out, the shipped weights
 // against the ORIGINAL nsfwjs model under TensorFlow.js
-// (tests/data/mobilenet_v2_nsfwjs.json, made by scripts/make_mobilenet_fixture.js:
+// (tests/data/mobilenet_v2_nsfwjs.json, made by scripts/make_nsfwjs_fixture.js:
 // pooled features, logits and probabilities of two 224 px images), the
 // loader's checks of the stored Keras topology, and preprocessing.
 #include <QTemporaryDir>
@@ -23,7 +23,7 @@ namespace {
 const std::string kWeights = "resources/models/mobilenet_v2/mobilenet_v2_nsfwjs.safetensors";
 const std::string kFixture = "tests/data/mobilenet_v2_nsfwjs.json";
 
-// fixturePixel of scripts/make_mobilenet_fixture.js: integers 0..255.
+// fixturePixel of scripts/make_nsfwjs_fixture.js: integers 0..255.
 int fixture_pixel(int n, int y, int x, int c) {
   if (n == 0) return (x * (c + 1) + 2 * y + ((x ^ y) & 31) + 40 * c) % 256;
   const int checker = (((x >> 4) + (y >> 4)) & 1) * 96;

@@ -155,6 +155,49 @@ class TestTfjsConvert : public QObject {
     QVERIFY(m.tensors.at("i").equal(torch::tensor({-1, 0, 0, 1}, torch::kInt32)));
   }
 
+  // --quantized keeps uint8 codes + (min, scale); dequantize_tfjs gives back,
+  // bit for bit, what the float32 conversion holds, in the same layout.
+  void quantizedFileDequantizesExactly() {
+    QTemporaryDir dir;
+    const std::string d = dir.path().toStdString();
+    std::vector<uint8_t> codes(3 * 3 * 2 * 4);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
+    const std::vector<float> bias = {0.25f, -1.5f, 3.0f, 0.0f};
+    write_bytes(d + "/w", bytes_of(codes.data(), codes.size()) + f32_bytes(bias));
+    json kernel = weight("c/kernel", {3, 3, 2, 4});
+    kernel["quantization"] = {{"dtype", "uint8"}, {"min", -0.87334511607301}, {"scale", 0.006666756611244351}};
+    json j = {{"modelTopology", keras_topology(true)},
+              {"weightsManifest", json::array({{{"paths", {"w"}}, {"weights", {kernel, weight("c/bias", {4})}}}})}};
+    write_bytes(d + "/model.json", j.dump());
+    const auto rf = gg::convert_tfjs(d + "/model.json", d + "/f.safetensors");
+    const auto rq = gg::convert_tfjs(d + "/model.json", d + "/q.safetensors", false, /*quantized=*/true);
+    QCOMPARE(rf.quantized, int64_t(0));
+    QCOMPARE(rq.quantized, int64_t(1));
+    const auto f = gg::read_safetensors(d + "/f.safetensors");
+    const auto q = gg::read_safetensors(d + "/q.safetensors");
+    QCOMPARE(q.tensors.at("c/kernel").scalar_type(), torch::kUInt8);
+    QCOMPARE(q.tensors.at("c/kernel").sizes().vec(), (std::vector<int64_t>{4, 2, 3, 3}));
+    QCOMPARE(q.tensors.at("c/kernel:quantization").scalar_type(), torch::kFloat64);
+    const auto dq = gg::dequantize_tfjs(q.tensors, "q.safetensors");
+    QCOMPARE(dq.size(), size_t(2));
+    for (const auto& [name, t] : f.tensors) QVERIFY2(dq.at(name).equal(t), name.c_str());
+    // A float file passes through unchanged.
+    const auto same = gg::dequantize_tfjs(f.tensors, "f.safetensors");
+    for (const auto& [name, t] : f.tensors) QVERIFY(same.at(name).is_same(t));
+    // Codes without their (min, scale), or a (min, scale) without codes, are refused by name.
+    auto lone = q.tensors;
+    lone.erase("c/kernel:quantization");
+    GG_VERIFY_THROWS_WITH(gg::dequantize_tfjs(lone, "x.safetensors"), gg::CheckpointError,
+                          "'c/kernel' is uint8 without 'c/kernel:quantization'");
+    auto orphan = q.tensors;
+    orphan.erase("c/kernel");
+    GG_VERIFY_THROWS_WITH(gg::dequantize_tfjs(orphan, "x.safetensors"), gg::CheckpointError,
+                          "has no 'c/kernel' to dequantize");
+    auto bad = q.tensors;
+    bad["c/kernel:quantization"] = torch::tensor({0.0, std::nan("")}, torch::kFloat64);
+    GG_VERIFY_THROWS_WITH(gg::dequantize_tfjs(bad, "x.safetensors"), gg::CheckpointError, "is not finite");
+  }
+
   void kerasLayoutsToTorch_data() {
     QTest::addColumn<bool>("wrapped");
     QTest::newRow("keras export (model_config)") << true;
