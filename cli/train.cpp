@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "clip_trainer.h"
@@ -273,6 +274,59 @@ FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, 
 
 namespace {
 
+constexpr const char* kInceptionFile = "models/inception_v3/inception_v3_nsfwjs.safetensors";
+
+// --vision-backbone, --vision-layers, --vision-image-size into the config;
+// the InceptionV3 file (--vision-backbone-weights or the shipped one) into
+// the options. A config with the inception_v3 backbone needs the file too.
+void apply_vision_backbone(const Args& args, ModelConfig& config, GanTrainOptions& o) {
+  auto& va = config.vision_aided;
+  const std::string backbone = args.get("vision-backbone");
+  if (!backbone.empty() && backbone != va.backbone) {
+    if (backbone != "clip" && backbone != "inception_v3")
+      throw UsageError("--vision-backbone '" + backbone + "': expected clip or inception_v3");
+    va.backbone = backbone;
+    if (backbone == "inception_v3") {
+      va.feature_layers = {2, 7};
+      va.backbone_image_size = 128;
+    } else {
+      va = VisionAidedConfig{};
+      va.feature_layers = ModelConfig::load(resolve_config_path(args.get("config"))).vision_aided.feature_layers;
+      va.text_input_dim = config.clip.text_config.hidden_size;
+    }
+  }
+  if (args.has("vision-layers")) {
+    va.feature_layers.clear();
+    std::stringstream ss(args.get("vision-layers"));
+    for (std::string item; std::getline(ss, item, ',');) {
+      try {
+        size_t used = 0;
+        va.feature_layers.push_back(std::stoi(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        throw UsageError("--vision-layers '" + args.get("vision-layers") + "': '" + item + "' is not an integer");
+      }
+    }
+  }
+  if (args.has("vision-image-size")) va.backbone_image_size = args.get_int("vision-image-size");
+  config.validate();
+  if (va.backbone != "inception_v3" || !va.enabled) return;
+  o.vision_backbone_weights = args.get("vision-backbone-weights");
+  if (o.vision_backbone_weights.empty()) {
+    for (const auto& dir : resource_dirs())
+      if (fs::exists(fs::path(dir) / kInceptionFile)) {
+        o.vision_backbone_weights = (fs::path(dir) / kInceptionFile).string();
+        break;
+      }
+    if (o.vision_backbone_weights.empty())
+      throw ConfigError(std::string("the vision-aided backbone inception_v3: ") + kInceptionFile +
+                        " is in none of the resource folders; make it as resources/models/inception_v3/README.md "
+                        "says, or pass --vision-backbone-weights FILE");
+  } else if (!fs::is_regular_file(o.vision_backbone_weights)) {
+    throw ConfigError("--vision-backbone-weights '" + o.vision_backbone_weights + "': no such file");
+  }
+}
+
 pid_t g_rank0 = -1;
 volatile std::sig_atomic_t g_forwarded = 0;
 // The first stop is forwarded as SIGTERM: a Ctrl+C in a terminal reaches the
@@ -399,6 +453,18 @@ Command gan_command(GanTarget target) {
        ""},
       {"clip-weight", "F", "CLIP contrastive loss weight (G)", "0.2"},
       {"vision-weight", "F", "vision-aided loss weight (0: off)", "0.5"},
+      {"vision-backbone", "NAME",
+       "the vision-aided D's frozen network: clip (the run's CLIP, as the paper) or inception_v3 (ImageNet-"
+       "initialised, nsfwjs; the metrics' MobileNetV2 stays a different network); default: the config's",
+       ""},
+      {"vision-layers", "LIST",
+       "the layers the vision-aided heads judge (clip: encoder layers; inception_v3: mixed blocks 0..10); default: "
+       "the config's, or 2,7 for inception_v3",
+       ""},
+      {"vision-image-size", "N", "inception_v3: the side images are resized to before it (>= 75; default 128)", ""},
+      {"vision-backbone-weights", "FILE",
+       "inception_v3's .safetensors (default: the one in the resource folders, " + std::string(kInceptionFile) + ")",
+       ""},
       {"ema", "N", "G EMA half-life in images", "10000"},
       {"ema-rampup", "F", "EMA half-life at most F x images seen (0: off, for fine-tuning an --init G)", "0.05"},
       {"d-warmup", "N", "train only D for the first N images (fine-tuning an --init G with a fresh D)", "0"},
@@ -427,6 +493,7 @@ Command gan_command(GanTarget target) {
     const std::string config_path = resolve_config_path(args.get("config"));
     ModelConfig config = ModelConfig::load(config_path);
     GanTrainOptions o;
+    if (!up) apply_vision_backbone(args, config, o);
     o.batch = args.get_int("batch");
     o.micro_batch = args.get_int("micro-batch");
     o.lr_g = o.lr_d = args.get_double("lr");
@@ -493,8 +560,10 @@ Command gan_command(GanTarget target) {
       Checkpoint ck = load_checkpoint(file);
       if (ck.kind == "train-state" && !up) d_file = file;  // its D too
       trainer.init_generator(ema_network_weights(ck, up ? "upsampler" : "generator", file).tensors, file);
-      if (!d_file.empty()) trainer.init_discriminator(d_file == file ? ck : load_checkpoint(d_file), d_file);
-      init = {{"generator", file}, {"discriminator", d_file.empty() ? json() : json(d_file)}};
+      bool heads = false;  // the vision-aided heads came with D (same backbone and layers)
+      if (!d_file.empty()) heads = trainer.init_discriminator(d_file == file ? ck : load_checkpoint(d_file), d_file);
+      init = {{"generator", file}, {"discriminator", d_file.empty() ? json() : json(d_file)},
+              {"vision_aided_heads", heads ? "from the discriminator" : "fresh"}};
     }
     return drive(trainer, run, loop, args,
                  {{"config", config_path},

@@ -34,7 +34,14 @@ GG_CONFIG_JSON(DiscriminatorConfig, resolution, levels, channels, text_input_dim
 
 struct VisionAidedConfig {
   bool enabled = true;
-  std::vector<int> feature_layers = {};  // CLIP vision encoder layers whose tokens are used
+  // The frozen network whose features the heads judge: "clip", the model's
+  // own CLIP vision tower (as the paper, with a pretrained CLIP), or
+  // "inception_v3", an ImageNet-initialised InceptionV3 (model/inception_v3.h).
+  std::string backbone = "clip";
+  // clip: vision encoder layers whose tokens are used (0 = embeddings);
+  // inception_v3: mixed blocks (0..10) whose feature maps are used.
+  std::vector<int> feature_layers = {};
+  int backbone_image_size = 0;           // inception_v3: images are resized to this side (>= 75); 0: 299
   int projection_channels = 64;          // fixed random projection (Projected GAN), not trained
   int head_channels = 128;               // width of the 3x3-conv head
   int head_layers = 2;
@@ -42,7 +49,7 @@ struct VisionAidedConfig {
   int projection_seed = 0;   // seed of the fixed random projections (registered buffers)
   void validate() const;
 };
-GG_CONFIG_JSON(VisionAidedConfig, enabled, feature_layers, projection_channels, head_channels,
-               head_layers, text_input_dim, projection_seed)
+GG_CONFIG_JSON(VisionAidedConfig, enabled, backbone, feature_layers, backbone_image_size, projection_channels,
+               head_channels, head_layers, text_input_dim, projection_seed)
 
 }  // namespace gg

@@ -44,10 +44,11 @@ void ModelConfig::validate() const {
   if (vision_aided.enabled) {
     same(vision_aided.text_input_dim, clip_width, "vision_aided.text_input_dim",
          "clip.text_config.hidden_size");
-    for (int l : vision_aided.feature_layers)
-      agree(l >= 0 && l <= clip.vision_config.num_hidden_layers,
-            "vision_aided.feature_layers: layer " + std::to_string(l) + " is outside 0.." +
-                std::to_string(clip.vision_config.num_hidden_layers) + " (the CLIP vision layers)");
+    if (vision_aided.backbone == "clip")
+      for (int l : vision_aided.feature_layers)
+        agree(l >= 0 && l <= clip.vision_config.num_hidden_layers,
+              "vision_aided.feature_layers: layer " + std::to_string(l) + " is outside 0.." +
+                  std::to_string(clip.vision_config.num_hidden_layers) + " (the CLIP vision layers)");
   }
   same(upsampler.text_input_dim, clip_width, "upsampler.text_input_dim", "clip.text_config.hidden_size");
   same(upsampler.context_length, clip_context, "upsampler.context_length",

@@ -26,7 +26,9 @@ std::vector<NetworkParameters> count_network_parameters(const ModelConfig& c) {
   out.push_back({"clip.vision_model", count_parameters(*clip->vision_model), true, 0});
   add(out, "generator", *Generator(c.generator));
   add(out, "discriminator", *Discriminator(c.discriminator));
-  if (c.vision_aided.enabled)
+  if (c.vision_aided.enabled && c.vision_aided.backbone == "inception_v3")
+    add(out, "vision_aided_head", *VisionAidedDiscriminator(c.vision_aided, InceptionV3(false)));
+  else if (c.vision_aided.enabled)
     add(out, "vision_aided_head", *VisionAidedDiscriminator(c.vision_aided, clip->vision_model));
   add(out, "upsampler", *Upsampler(c.upsampler));
   add(out, "upsampler_discriminator", *Discriminator(c.upsampler_discriminator));

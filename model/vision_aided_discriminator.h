@@ -1,6 +1,8 @@
-// Vision-aided discriminator: a frozen CLIP image encoder, features of a few
-// intermediate layers, a fixed random projection per layer (Projected GAN),
-// then a small text-modulated 3x3-conv head per layer with one logit per cell.
+// Vision-aided discriminator: a frozen pretrained image network (the CLIP
+// image encoder, as the paper, or an ImageNet-initialised InceptionV3),
+// features of a few intermediate layers, a fixed random projection per layer
+// (Projected GAN), then a small text-modulated 3x3-conv head per layer with
+// one logit per cell.
 // Ref: the vision-aided adversarial loss of GigaGAN (arXiv 2303.05511):
 // Kang et al. 2023 Sec. 3.4; Kumari et al. 2022 (Vision-aided GAN); Sauer et al. 2021
 // (Projected GAN: fixed random 1x1 projection of pretrained features).
@@ -12,6 +14,7 @@
 #include "clip.h"
 #include "discriminator.h"
 #include "discriminator_config.h"
+#include "inception_v3.h"
 #include "layers.h"
 
 namespace gg {
@@ -35,10 +38,14 @@ struct VisionAidedDiscriminatorImpl : torch::nn::Module {
   // module never changes their requires_grad. Gradients still flow through it
   // to the input images. Must live on the same device as this module.
   VisionAidedDiscriminatorImpl(const VisionAidedConfig& config, ClipVisionTransformer clip);
+  // backbone "inception_v3": the frozen InceptionV3 (load_inception_v3), held
+  // the same way; feature_layers name its mixed blocks.
+  VisionAidedDiscriminatorImpl(const VisionAidedConfig& config, InceptionV3 inception);
 
   // images: [N, 3, H, W] in [-1, 1] (any size; clip_preprocess resizes to the
   // CLIP input size), text_pooled: [N, text_input_dim] (the frozen CLIP pooled text feature)
-  // -> one logits map per feature layer, [N, 1, g, g] with g = image_size / patch_size.
+  // -> one logits map per feature layer, [N, 1, g, g] (CLIP: g = image_size / patch_size;
+  // InceptionV3: the grid of that mixed block at backbone_image_size).
   std::vector<torch::Tensor> forward(const torch::Tensor& images, const torch::Tensor& text_pooled);
 
   // The fixed projected features (after the random projection) of each feature
@@ -47,8 +54,12 @@ struct VisionAidedDiscriminatorImpl : torch::nn::Module {
 
   VisionAidedConfig config;
   ClipVisionTransformer clip{nullptr};    // held, not registered (see above)
+  InceptionV3 inception{nullptr};         // held, not registered; set instead of clip
   std::vector<torch::Tensor> projection;  // buffers "projection_<k>": [projection_channels, D]
   torch::nn::ModuleList heads{nullptr};   // one VisionAidedHead per feature layer
+
+ private:
+  void build(const std::vector<int64_t>& feature_dims);  // projections and heads
 };
 TORCH_MODULE(VisionAidedDiscriminator);
 

@@ -205,7 +205,15 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
   net_ema().eval();
   for (auto& p : net_ema().parameters()) p.requires_grad_(false);
   if (!up && config_.vision_aided.enabled && options_.vision_weight > 0) {
-    VA_ = VisionAidedDiscriminator(config_.vision_aided, clip_->vision_model);
+    if (config_.vision_aided.backbone == "inception_v3") {
+      if (options_.vision_backbone_weights.empty())
+        throw ConfigError("the vision-aided D's backbone is inception_v3, but no weights were given "
+                          "(--vision-backbone-weights FILE)");
+      VA_ = VisionAidedDiscriminator(config_.vision_aided,
+                                     load_inception_v3(options_.vision_backbone_weights, device_));
+    } else {
+      VA_ = VisionAidedDiscriminator(config_.vision_aided, clip_->vision_model);
+    }
     VA_->to(device_);
   }
 
@@ -748,18 +756,25 @@ Checkpoint GanTrainer::discriminator_state() const {
   return d;
 }
 
-void GanTrainer::init_discriminator(const Checkpoint& ck, const std::string& source) {
+bool GanTrainer::init_discriminator(const Checkpoint& ck, const std::string& source) {
   if (target_ != GanTarget::Base) throw ConfigError("init_discriminator: only the base GAN trainer takes a D");
   const Checkpoint d = discriminator_checkpoint(ck, source);
   const json model = d.config.value("model", json::object());
   const json mine = config_;
-  for (const char* part : {"discriminator", "vision_aided"})
-    if (model.value(part, json()) != mine.at(part))
-      throw CheckpointError("'" + source + "': its " + part + " config differs from this run's (--config " +
-                            config_.name + "); a D only fine-tunes with the config it was trained with");
+  if (model.value("discriminator", json()) != mine.at("discriminator"))
+    throw CheckpointError("'" + source + "': its discriminator config differs from this run's (--config " +
+                          config_.name + "); a D only fine-tunes with the config it was trained with");
+  // Read through the struct, so that fields added since (with their defaults) compare equal.
+  bool same_vision = false;
+  try {
+    same_vision = json(model.value("vision_aided", json()).get<VisionAidedConfig>()) == mine.at("vision_aided");
+  } catch (const std::exception&) {
+    same_vision = false;
+  }
   torch::NoGradGuard ng;
   load_state_dict_strict(*D_, select_prefix(d.tensors, "D."), source);
-  if (VA_) load_state_dict_strict(*VA_, select_prefix(d.tensors, "VA."), source);
+  if (VA_ && same_vision) load_state_dict_strict(*VA_, select_prefix(d.tensors, "VA."), source);
+  return !VA_ || same_vision;
 }
 
 Checkpoint GanTrainer::state() const {

@@ -47,6 +47,9 @@ struct GanTrainOptions {
   double match_style_negatives = 0;  // share of its c_hat that is the image's own caption in another style
   double clip_weight = 0.2;    // CLIP contrastive loss (G)
   double vision_weight = 0.5;  // vision-aided loss (G and its D); ignored when the config disables it
+  // The vision-aided D's backbone weights when the config's backbone is
+  // inception_v3 (a file made by `gigagan convert-tfjs`; the CLIP backbone is the run's CLIP).
+  std::string vision_backbone_weights;
   double ema_half_life_images = 10000;
   double ema_rampup = 0.05;    // EMA half-life <= rampup * images seen (0: off; fine-tuning an --init G)
   int64_t d_warmup_images = 0;  // G is not updated for this many images (D catches up with an --init G)
@@ -87,7 +90,8 @@ struct GanTrainOptions {
 GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, attention_weight_decay, r1_gamma,
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
-               d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight)
+               d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight,
+               vision_backbone_weights)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -169,8 +173,10 @@ class GanTrainer : public TrainerBase {
   void init_generator(const TensorMap& generator, const std::string& source);
   // Fine-tuning: D (and the vision-aided heads) from a "discriminator"
   // checkpoint (a package's discriminator.safetensors) or a `gigagan train`
-  // checkpoint; the D and vision-aided configs must be this run's.
-  void init_discriminator(const Checkpoint& ck, const std::string& source);
+  // checkpoint; D's config must be this run's.
+  // When only the vision-aided config differs (another backbone or layers),
+  // D is loaded and the vision-aided heads start fresh: returns false then.
+  bool init_discriminator(const Checkpoint& ck, const std::string& source);
   // D and the vision-aided heads as a "discriminator" checkpoint (packages keep it).
   Checkpoint discriminator_state() const;
   // Where export_package also copies the tokenizer and CLIP from.

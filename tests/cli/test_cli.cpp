@@ -31,6 +31,11 @@ class TestCli : public QObject {
     QTest::newRow("bad crossover list") << QStringList{"eval", "--data", "x", "--coarse-max", "8,,16"}
                                         << "--coarse-max expects comma-separated";
     QTest::newRow("repeated option") << QStringList{"info", "--config", "tiny", "--config", "paper"} << "given twice";
+    const QStringList train = {"train", "--data", "x", "--out", "y", "--clip", "random", "--config", "tiny"};
+    QTest::newRow("unknown vision backbone") << (train + QStringList{"--vision-backbone", "vgg"})
+                                             << "--vision-backbone 'vgg': expected clip or inception_v3";
+    QTest::newRow("bad vision layers") << (train + QStringList{"--vision-layers", "2,x"})
+                                       << "--vision-layers '2,x': 'x' is not an integer";
   }
   void usageErrorsExitTwo() {
     QFETCH(QStringList, argv);
@@ -68,6 +73,22 @@ class TestCli : public QObject {
     r = run({"bench", "--config", "tiny", "--device", "tpu"});
     QCOMPARE(r.code, 1);
     QVERIFY2(contains(r.err, "unknown device 'tpu'"), r.err.c_str());
+    const std::vector<std::string> train = {"train", "--data", "x", "--out", "y", "--clip", "random", "--config",
+                                            gg::test::config_path("tiny"), "--vision-backbone", "inception_v3"};
+    auto with = [&](std::vector<std::string> extra) {
+      auto a = train;
+      a.insert(a.end(), extra.begin(), extra.end());
+      return run(a);
+    };
+    r = with({"--vision-backbone-weights", "/no/such/inception.safetensors"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "'/no/such/inception.safetensors': no such file"), r.err.c_str());
+    r = with({"--vision-layers", "11"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "feature_layers: mixed block 11 is outside 0..10"), r.err.c_str());
+    r = with({"--vision-image-size", "40"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(contains(r.err, "backbone_image_size"), r.err.c_str());
   }
 
   void infoCountsEveryNetwork() {

@@ -156,6 +156,51 @@ class TestVisionAided : public QObject {
     for (size_t k = 0; k < a.size(); ++k) QVERIFY(test::max_abs_diff(a[k], b[k]) > 1e-5);
   }
 
+  // backbone inception_v3: per mixed block a projected map on that block's
+  // grid; gradients reach the images and every head, none the backbone, whose
+  // parameters are not ours; the backbone names must agree with the config.
+  void inceptionBackbone() {
+    VisionAidedConfig c = tiny_config();
+    c.backbone = "inception_v3";
+    c.feature_layers = {2, 7};
+    c.backbone_image_size = 96;
+    c.validate();
+    InceptionV3 net(false);
+    VisionAidedDiscriminator d(c, net);
+    QCOMPARE(d->projection[0].sizes().vec(), (std::vector<int64_t>{6, 288}));
+    QCOMPARE(d->projection[1].sizes().vec(), (std::vector<int64_t>{6, 768}));
+    auto images = (torch::rand({2, 3, 32, 32}) * 2 - 1).requires_grad_(true);
+    const auto out = d->forward(images, torch::randn({2, 10}));
+    QCOMPARE(out.size(), size_t(2));
+    QCOMPARE(out[0].sizes().vec(), (std::vector<int64_t>{2, 1, 9, 9}));  // mixed2 at 96 px
+    QCOMPARE(out[1].sizes().vec(), (std::vector<int64_t>{2, 1, 4, 4}));  // mixed7
+    torch::Tensor loss = torch::zeros({});
+    for (const auto& o : out) loss = loss + torch::softplus(-o).mean();
+    loss.backward();
+    QVERIFY(images.grad().abs().sum().item<double>() > 0);
+    for (const auto& np : d->named_parameters()) {
+      QVERIFY2(np.key().rfind("heads.", 0) == 0, np.key().c_str());
+      QVERIFY2(np.value().grad().abs().sum().item<double>() > 0, np.key().c_str());
+    }
+    for (const auto& p : net->parameters()) QVERIFY(!p.grad().defined());
+
+    GG_VERIFY_THROWS_WITH(VisionAidedDiscriminator(c, ClipVisionTransformer(tiny_clip())), ConfigError,
+                          "this D was given a CLIP vision model");
+    GG_VERIFY_THROWS_WITH(VisionAidedDiscriminator(tiny_config(), net), ConfigError, "was given an InceptionV3");
+    c.feature_layers = {11};
+    GG_VERIFY_THROWS_WITH(c.validate(), ConfigError, "feature_layers");
+    c.feature_layers = {2};
+    c.backbone_image_size = 40;
+    GG_VERIFY_THROWS_WITH(c.validate(), ConfigError, "backbone_image_size");
+    c.backbone = "vgg";
+    GG_VERIFY_THROWS_WITH(c.validate(), ConfigError, "expected clip or inception_v3");
+    // A config without the newer fields reads as the CLIP backbone.
+    json old = tiny_config();
+    old.erase("backbone");
+    old.erase("backbone_image_size");
+    QCOMPARE(old.get<VisionAidedConfig>().backbone, std::string("clip"));
+  }
+
   void metaAllocatesNothing() {
     MetaScope meta;
     ClipVisionTransformer clip{ClipVisionConfig{}};  // ViT-L/14
