@@ -216,38 +216,8 @@ void check_inception_topology(const std::string& text, const std::string& path) 
 }  // namespace
 
 InceptionV3 load_inception_v3(const std::string& path, torch::Device device) {
-  SafeTensorsFile f = read_safetensors(path);
-  auto meta = [&](const char* k) {
-    auto it = f.metadata.find(k);
-    return it == f.metadata.end() ? std::string() : it->second;
-  };
-  if (meta("tfjs.layout") != "torch")
-    throw CheckpointError("'" + path + "' is not a TF.js model converted to PyTorch layout (metadata tfjs.layout is '" +
-                          meta("tfjs.layout") + "'): convert nsfwjs's model.json with `gigagan convert-tfjs`");
-  if (!meta("tfjs.model_topology").empty()) {
-    try {
-      check_inception_topology(meta("tfjs.model_topology"), path);
-    } catch (const json::exception& e) {
-      throw CheckpointError("'" + path + "': metadata tfjs.model_topology is malformed: " + e.what());
-    }
-  }
-  const TensorMap stored = dequantize_tfjs(f.tensors, path);
-  TensorMap tensors;
-  for (const auto& [name, t] : stored) {
-    std::string key = name;
-    for (auto& ch : key)
-      if (ch == '/') ch = '.';
-    if (key.find('.') == std::string::npos || key.find('.') != key.rfind('.'))
-      throw CheckpointError("'" + path + "' has tensor '" + name + "', not named <keras layer>/<weight>");
-    if (!t.is_floating_point()) throw CheckpointError("'" + path + "': tensor '" + name + "' is not floating point");
-    tensors[key] = t.to(torch::kFloat32);
-  }
-  InceptionV3 m(tensors.count("dense_1.kernel") > 0);
-  load_state_dict_strict(*m, tensors, path);
-  m->eval();
-  for (auto& p : m->parameters()) p.set_requires_grad(false);
-  m->to(device);
-  return m;
+  return load_converted_keras<InceptionV3>(path, device, check_inception_topology,
+                                  [](const TensorMap& state) { return InceptionV3(state.count("dense_1.kernel") > 0); });
 }
 
 }  // namespace gg

@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "json_config.h"
 #include "safetensors.h"
+#include "tfjs_convert.h"
 
 namespace gg {
 
@@ -211,37 +212,8 @@ void check_topology(const std::string& topology, const std::string& path) {
 }  // namespace
 
 MobileNetV2 load_mobilenet_v2(const std::string& path, torch::Device device) {
-  SafeTensorsFile f = read_safetensors(path);
-  auto meta = [&](const char* k) { auto it = f.metadata.find(k); return it == f.metadata.end() ? std::string() : it->second; };
-  const std::string layout = meta("tfjs.layout");
-  if (layout != "torch")
-    throw CheckpointError("'" + path + "' is not a TF.js model converted to PyTorch layout (metadata tfjs.layout is '" +
-                          layout + "'): convert nsfwjs's model.json with `gigagan convert-tfjs` (without --keep-layout)");
-  const bool head = f.tensors.count("dense_1/kernel") > 0;
-  if (!meta("tfjs.model_topology").empty()) {
-    try {
-      check_topology(meta("tfjs.model_topology"), path);
-    } catch (const json::exception& e) {
-      throw CheckpointError("'" + path + "': metadata tfjs.model_topology is malformed: " + e.what());
-    }
-  }
-  TensorMap tensors;
-  for (auto& [name, t] : f.tensors) {
-    std::string key = name;
-    for (auto& ch : key)
-      if (ch == '/') ch = '.';
-    if (key.find('.') == std::string::npos || key.find('.') != key.rfind('.'))
-      throw CheckpointError("'" + path + "' has tensor '" + name + "', not named <keras layer>/<weight>");
-    if (!t.is_floating_point())
-      throw CheckpointError("'" + path + "': tensor '" + name + "' is not floating point");
-    tensors[key] = t.to(torch::kFloat32);
-  }
-  MobileNetV2 m(head);
-  load_state_dict_strict(*m, tensors, path);
-  m->eval();
-  for (auto& p : m->parameters()) p.set_requires_grad(false);
-  m->to(device);
-  return m;
+  return load_converted_keras<MobileNetV2>(path, device, check_topology,
+                                  [](const TensorMap& state) { return MobileNetV2(state.count("dense_1.kernel") > 0); });
 }
 
 }  // namespace gg

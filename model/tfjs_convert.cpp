@@ -395,4 +395,28 @@ TensorMap dequantize_tfjs(const TensorMap& stored, const std::string& source) {
   return out;
 }
 
+ConvertedKeras read_converted_keras(const std::string& path) {
+  SafeTensorsFile f = read_safetensors(path);
+  auto meta = [&](const char* k) {
+    auto it = f.metadata.find(k);
+    return it == f.metadata.end() ? std::string() : it->second;
+  };
+  if (meta("tfjs.layout") != "torch")
+    throw CheckpointError("'" + path + "' is not a TF.js model converted to PyTorch layout (metadata tfjs.layout is '" +
+                          meta("tfjs.layout") + "'): convert its model.json with `gigagan convert-tfjs` (without "
+                          "--keep-layout)");
+  ConvertedKeras out;
+  out.topology = meta("tfjs.model_topology");
+  for (const auto& [name, t] : dequantize_tfjs(f.tensors, path)) {
+    std::string key = name;
+    for (auto& ch : key)
+      if (ch == '/') ch = '.';
+    if (key.find('.') == std::string::npos || key.find('.') != key.rfind('.'))
+      throw CheckpointError("'" + path + "' has tensor '" + name + "', not named <keras layer>/<weight>");
+    if (!t.is_floating_point()) throw CheckpointError("'" + path + "': tensor '" + name + "' is not floating point");
+    out.state[key] = t.to(torch::kFloat32);
+  }
+  return out;
+}
+
 }  // namespace gg

@@ -83,4 +83,37 @@ TfjsConvertResult convert_tfjs(const std::string& model_json, const std::string&
 // the tensor for a code tensor without its (min, scale) or the reverse.
 TensorMap dequantize_tfjs(const TensorMap& stored, const std::string& source);
 
+// A file written by convert_tfjs in PyTorch layout, read as a Keras state
+// dict: uint8 codes dequantized, "<layer>/<weight>" named "<layer>.<weight>",
+// float32; the stored Keras topology as text ("" when absent). Throws
+// CheckpointError naming the file (and the tensor) for another layout, a name
+// that is not <layer>/<weight>, or a tensor that is not floating point.
+struct ConvertedKeras {
+  TensorMap state;
+  std::string topology;
+};
+ConvertedKeras read_converted_keras(const std::string& path);
+
+// Loads a converted Keras network: `check(topology, path)` on the stored
+// topology (a JSON error in it is reported as malformed metadata), `make(state)`
+// builds the network for that state dict, which is loaded strictly; returned
+// frozen (no gradients), in eval mode, on `device`.
+template <class Net, class Check, class Make>
+Net load_converted_keras(const std::string& path, torch::Device device, Check check, Make make) {
+  const ConvertedKeras f = read_converted_keras(path);
+  if (!f.topology.empty()) {
+    try {
+      check(f.topology, path);
+    } catch (const json::exception& e) {
+      throw CheckpointError("'" + path + "': metadata tfjs.model_topology is malformed: " + e.what());
+    }
+  }
+  Net m = make(f.state);
+  load_state_dict_strict(*m, f.state, path);
+  m->eval();
+  for (auto& p : m->parameters()) p.set_requires_grad(false);
+  m->to(device);
+  return m;
+}
+
 }  // namespace gg

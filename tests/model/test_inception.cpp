@@ -13,38 +13,18 @@
 #include "inception_v3.h"
 #include "json_config.h"
 #include "safetensors.h"
+#include "nsfwjs_fixture.h"
 #include "test_support.h"
 
 using gg::json;
+using gg::test::fixture_rows;
 using gg::test::max_abs_diff;
+using gg::test::nsfwjs_fixture_images;
 
 namespace {
 
 const std::string kWeights = "resources/models/inception_v3/inception_v3_nsfwjs.safetensors";
 const std::string kFixture = "tests/data/inception_v3_nsfwjs.json";
-
-// fixturePixel of scripts/make_nsfwjs_fixture.js: integers 0..255.
-int fixture_pixel(int n, int y, int x, int c) {
-  if (n == 0) return (x * (c + 1) + 2 * y + ((x ^ y) & 31) + 40 * c) % 256;
-  const int checker = (((x >> 4) + (y >> 4)) & 1) * 96;
-  return (checker + ((x * y) >> 6) + 53 * c + 3 * (x >> 2) * (c == 1 ? 1 : 0)) % 256;
-}
-
-torch::Tensor fixture_images(int size) {
-  auto t = torch::empty({2, 3, size, size});
-  auto a = t.accessor<float, 4>();
-  for (int n = 0; n < 2; ++n)
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < size; ++y)
-        for (int x = 0; x < size; ++x) a[n][c][y][x] = static_cast<float>(fixture_pixel(n, y, x, c));
-  return t / 255.0f;
-}
-
-torch::Tensor rows(const json& j) {
-  std::vector<torch::Tensor> r;
-  for (const auto& row : j) r.push_back(torch::tensor(row.get<std::vector<float>>()));
-  return torch::stack(r);
-}
 
 bool have_weights() { return QFile::exists(QString::fromStdString(gg::test::source_path(kWeights))); }
 
@@ -107,14 +87,14 @@ class TestInception : public QObject {
     QVERIFY2(in.good(), "tests/data/inception_v3_nsfwjs.json is missing");
     const json f = json::parse(in);
     torch::NoGradGuard g;
-    const auto out = m->forward(fixture_images(299));
+    const auto out = m->forward(nsfwjs_fixture_images(299));
     QCOMPARE(out.mixed.size(), size_t(11));
     QCOMPARE(out.mixed[7].sizes().vec(), (std::vector<int64_t>{2, 768, 17, 17}));
-    const double dp = max_abs_diff(out.pooled, rows(f["pooled"]));
-    const double dl = max_abs_diff(out.logits, rows(f["logits"]));
-    const double ds = max_abs_diff(torch::softmax(out.logits, 1), rows(f["probs"]));
-    const double d2 = max_abs_diff(out.mixed[2].mean({2, 3}), rows(f["mixed2_mean"]));
-    const double d7 = max_abs_diff(out.mixed[7].mean({2, 3}), rows(f["mixed7_mean"]));
+    const double dp = max_abs_diff(out.pooled, fixture_rows(f["pooled"]));
+    const double dl = max_abs_diff(out.logits, fixture_rows(f["logits"]));
+    const double ds = max_abs_diff(torch::softmax(out.logits, 1), fixture_rows(f["probs"]));
+    const double d2 = max_abs_diff(out.mixed[2].mean({2, 3}), fixture_rows(f["mixed2_mean"]));
+    const double d7 = max_abs_diff(out.mixed[7].mean({2, 3}), fixture_rows(f["mixed7_mean"]));
     qInfo("max |LibTorch - TF.js|: pooled %.3g (max %.3g), logits %.3g, probabilities %.3g, mixed2 %.3g, mixed7 %.3g",
           dp, out.pooled.abs().max().item<double>(), dl, ds, d2, d7);
     QVERIFY2(dp < 1e-4, std::to_string(dp).c_str());

@@ -13,39 +13,18 @@
 #include "json_config.h"
 #include "mobilenet_v2.h"
 #include "safetensors.h"
+#include "nsfwjs_fixture.h"
 #include "test_support.h"
 
 using gg::json;
+using gg::test::fixture_rows;
 using gg::test::max_abs_diff;
+using gg::test::nsfwjs_fixture_images;
 
 namespace {
 
 const std::string kWeights = "resources/models/mobilenet_v2/mobilenet_v2_nsfwjs.safetensors";
 const std::string kFixture = "tests/data/mobilenet_v2_nsfwjs.json";
-
-// fixturePixel of scripts/make_nsfwjs_fixture.js: integers 0..255.
-int fixture_pixel(int n, int y, int x, int c) {
-  if (n == 0) return (x * (c + 1) + 2 * y + ((x ^ y) & 31) + 40 * c) % 256;
-  const int checker = (((x >> 4) + (y >> 4)) & 1) * 96;
-  return (checker + ((x * y) >> 6) + 53 * c + 3 * (x >> 2) * (c == 1 ? 1 : 0)) % 256;
-}
-
-// [2, 3, 224, 224] float32 pixels / 255, as nsfwjs's infer().
-torch::Tensor fixture_images() {
-  auto t = torch::empty({2, 3, 224, 224});
-  auto a = t.accessor<float, 4>();
-  for (int n = 0; n < 2; ++n)
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < 224; ++y)
-        for (int x = 0; x < 224; ++x) a[n][c][y][x] = static_cast<float>(fixture_pixel(n, y, x, c));
-  return t / 255.0f;
-}
-
-torch::Tensor rows(const json& j) {
-  std::vector<torch::Tensor> r;
-  for (const auto& row : j) r.push_back(torch::tensor(row.get<std::vector<float>>()));
-  return torch::stack(r);
-}
 
 // The graph with BatchNormalization applied unfolded (torch::batch_norm), each
 // stride-2 convolution preceded by Keras's ZeroPadding2D(((0, 1), (0, 1))).
@@ -143,10 +122,10 @@ class TestMobileNet : public QObject {
     QVERIFY2(in.good(), "tests/data/mobilenet_v2_nsfwjs.json is missing");
     const json f = json::parse(in);
     torch::NoGradGuard g;
-    const auto out = m->forward(fixture_images());
-    const double dp = max_abs_diff(out.pooled, rows(f["pooled"]));
-    const double dl = max_abs_diff(out.logits, rows(f["logits"]));
-    const double ds = max_abs_diff(torch::softmax(out.logits, 1), rows(f["probs"]));
+    const auto out = m->forward(nsfwjs_fixture_images(224));
+    const double dp = max_abs_diff(out.pooled, fixture_rows(f["pooled"]));
+    const double dl = max_abs_diff(out.logits, fixture_rows(f["logits"]));
+    const double ds = max_abs_diff(torch::softmax(out.logits, 1), fixture_rows(f["probs"]));
     qInfo("max |LibTorch - TF.js|: pooled %.3g (max %.3g), logits %.3g, probabilities %.3g", dp,
           out.pooled.abs().max().item<double>(), dl, ds);
     QVERIFY2(dp < 1e-4, std::to_string(dp).c_str());
