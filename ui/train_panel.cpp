@@ -134,7 +134,24 @@ QGroupBox* TrainPanel::buildRunForm() {
   form->addRow(tr("Run folder"), buildRunFolderRow());
   buildLengthRows(form);
   form->addRow(tr("Augment"), buildAugmentRow());
+  form->addRow(tr("Vision-aided D"), buildVisionRow());
   return box;
+}
+
+QWidget* TrainPanel::buildVisionRow() {
+  vision_ = new QComboBox(this);
+  // Item data: the --vision-backbone value ("" leaves the preset's).
+  vision_->addItem(tr("As the preset says"), QString());
+  vision_->addItem(tr("CLIP features (the paper)"), QStringLiteral("clip"));
+  vision_->addItem(tr("InceptionV3 features (ImageNet)"), QStringLiteral("inception_v3"));
+  vision_->setToolTip(tr("The frozen network under the vision-aided discriminator's heads "
+                         "(gigagan train --vision-backbone).\n"
+                         "CLIP: the run's own CLIP, as the paper. InceptionV3: nsfwjs's ImageNet-initialised "
+                         "network; the metrics use another (MobileNetV2).\n"
+                         "Fine-tuning a package trained with the other backbone starts the heads afresh."));
+  QWidget* row = hboxRow(this, {{vision_, 0}});
+  static_cast<QHBoxLayout*>(row->layout())->addStretch();
+  return row;
 }
 
 QWidget* TrainPanel::buildDataRow() {
@@ -345,6 +362,7 @@ TrainSettings TrainPanel::settings() const {
   if (aug_translation_->isChecked()) s.augment << "translation";
   if (aug_cutout_->isChecked()) s.augment << "cutout";
   s.lr = lr_->value();
+  s.vision_backbone = vision_->currentData().toString();
   s.extra = extra_;
   return s;
 }
@@ -364,6 +382,7 @@ void TrainPanel::setSettings(const TrainSettings& s) {
   aug_translation_->setChecked(s.augment.contains("translation"));
   aug_cutout_->setChecked(s.augment.contains("cutout"));
   lr_->setValue(s.lr);
+  vision_->setCurrentIndex(std::max(0, vision_->findData(s.vision_backbone)));
   extra_ = s.extra;
   if (!running()) showRunFolder(s.out);
 }

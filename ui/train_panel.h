@@ -96,6 +96,7 @@ class TrainPanel : public QWidget {
   QWidget* buildRunFolderRow();
   void buildLengthRows(QFormLayout* form);
   QWidget* buildAugmentRow();
+  QWidget* buildVisionRow();
   QHBoxLayout* buildButtons();
   void buildProgress(QVBoxLayout* root);
   QChartView* buildChart();
@@ -123,6 +124,7 @@ class TrainPanel : public QWidget {
   QCheckBox* aug_translation_ = nullptr;
   QCheckBox* aug_cutout_ = nullptr;
   QDoubleSpinBox* lr_ = nullptr;
+  QComboBox* vision_ = nullptr;  // the vision-aided D's backbone
   QPushButton* start_ = nullptr;
   QPushButton* pause_ = nullptr;
   QPushButton* stop_ = nullptr;

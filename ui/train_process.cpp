@@ -25,6 +25,7 @@ QStringList TrainSettings::arguments() const {
   if (checkpoint_every > 0) a << "--checkpoint-every" << QString::number(checkpoint_every);
   if (!augment.isEmpty()) a << "--augment" << augment.join(',');
   if (lr > 0) a << "--lr" << QString::number(lr, 'g', 6);
+  if (!vision_backbone.isEmpty()) a << "--vision-backbone" << vision_backbone;
   if (resume) a << "--resume";
   a << extra << "--progress" << "json";
   return a;

@@ -24,6 +24,7 @@ struct TrainSettings {
   qint64 checkpoint_every = 0;  // --checkpoint-every N images (0: the trainer's default)
   QStringList augment;  // --augment color,translation,cutout (empty: default)
   double lr = 0.0;    // --lr F (0: default)
+  QString vision_backbone;  // --vision-backbone clip|inception_v3 ("": the config's)
   bool resume = false;
   QStringList extra;  // further arguments, passed as is
   // "train --data ... --progress json"

@@ -225,6 +225,22 @@ class TestTrainPanel : public QObject {
     QCOMPARE(TrainPanel::freshRunFolder(dir_.filePath("never-used")), dir_.filePath("never-used"));
   }
 
+  // The settings round-trip through the form, the vision-aided backbone
+  // included; an unknown value falls back to the preset's.
+  void settingsRoundTrip() {
+    TrainPanel t;
+    TrainSettings s = tinySettings(data_, dir_.filePath("rt"), 32);
+    s.vision_backbone = "inception_v3";
+    s.lr = 0.001;
+    t.setSettings(s);
+    const TrainSettings back = t.settings();
+    QCOMPARE(back.vision_backbone, QString("inception_v3"));
+    QCOMPARE(back.arguments(), s.arguments());
+    s.vision_backbone = "vgg";
+    t.setSettings(s);
+    QCOMPARE(t.settings().vision_backbone, QString());
+  }
+
   // Each loss term has its own colour, the same in every run; terms the
   // palette does not know get colours no other curve has.
   void lossCurvesHaveDistinctColours() {

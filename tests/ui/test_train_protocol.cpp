@@ -125,6 +125,7 @@ class TestTrainProtocol : public QObject {
     s.init = "/models/emoji";
     s.augment = {"color", "cutout"};
     s.lr = 0.0025;
+    s.vision_backbone = "inception_v3";
     s.resume = true;
     const QStringList a = s.arguments();
     QCOMPARE(a.first(), QString("train"));
@@ -138,12 +139,14 @@ class TestTrainProtocol : public QObject {
     QCOMPARE(value("--init"), QString("/models/emoji"));
     QCOMPARE(value("--augment"), QString("color,cutout"));
     QCOMPARE(value("--lr"), QString("0.0025"));
+    QCOMPARE(value("--vision-backbone"), QString("inception_v3"));
     QVERIFY(a.contains("--resume"));
     s = gg::ui::TrainSettings{};
     s.data = "/d";
     s.out = "/o";
     const QStringList d = s.arguments();
-    QVERIFY(!d.contains("--init") && !d.contains("--lr") && !d.contains("--resume") && !d.contains("--images"));
+    QVERIFY(!d.contains("--init") && !d.contains("--lr") && !d.contains("--resume") && !d.contains("--images") &&
+            !d.contains("--vision-backbone"));
   }
 
   // A run at 8 images/s with ticks of 16 images, one of which also writes a
