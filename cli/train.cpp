@@ -285,15 +285,12 @@ void apply_vision_backbone(const Args& args, ModelConfig& config, GanTrainOption
   if (!backbone.empty() && backbone != va.backbone) {
     if (backbone != "clip" && backbone != "inception_v3")
       throw UsageError("--vision-backbone '" + backbone + "': expected clip or inception_v3");
+    if (backbone == "clip" && !args.has("vision-layers"))
+      throw UsageError("--vision-backbone clip: this config's vision-aided D is on " + va.backbone +
+                       "; name the CLIP layers with --vision-layers");
     va.backbone = backbone;
-    if (backbone == "inception_v3") {
-      va.feature_layers = {2, 7};
-      va.backbone_image_size = 128;
-    } else {
-      va = VisionAidedConfig{};
-      va.feature_layers = ModelConfig::load(resolve_config_path(args.get("config"))).vision_aided.feature_layers;
-      va.text_input_dim = config.clip.text_config.hidden_size;
-    }
+    va.feature_layers = {2, 7};  // inception_v3: mixed2 and mixed7 (clip: --vision-layers, required above)
+    va.backbone_image_size = backbone == "inception_v3" ? 128 : 0;
   }
   if (args.has("vision-layers")) {
     va.feature_layers.clear();

@@ -47,6 +47,23 @@ class TestCli : public QObject {
     QVERIFY2(contains(r.err, needle.toStdString()), r.err.c_str());
   }
 
+  // Back from a config whose vision-aided D is on InceptionV3 to CLIP: the
+  // CLIP layers must be named.
+  void visionBackboneBackToClipNeedsLayers() {
+    QTemporaryDir dir;
+    std::ifstream in(gg::test::config_path("tiny"));
+    nlohmann::json c = nlohmann::json::parse(in);
+    c["vision_aided"]["backbone"] = "inception_v3";
+    c["vision_aided"]["feature_layers"] = {2, 7};
+    const std::string path = dir.filePath("inception.json").toStdString();
+    std::ofstream(path) << c.dump();
+    const auto r = run({"train", "--data", "x", "--out", "y", "--clip", "random", "--config", path,
+                        "--vision-backbone", "clip"});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(contains(r.err, "vision-aided D is on inception_v3; name the CLIP layers with --vision-layers"),
+             r.err.c_str());
+  }
+
   void helpListsOptions() {
     const auto r = run({"info", "--help"});
     QCOMPARE(r.code, 0);
