@@ -132,12 +132,17 @@ std::vector<std::string> resource_dirs() {
   return dirs;
 }
 
-std::string resolve_config_path(const std::string& s) {
-  if (fs::exists(s)) return s;
+std::string find_resource(const std::string& relative) {
   for (const auto& dir : resource_dirs()) {
-    const fs::path p = fs::path(dir) / "configs" / (s + ".json");
+    const fs::path p = fs::path(dir) / relative;
     if (fs::exists(p)) return p.string();
   }
+  return {};
+}
+
+std::string resolve_config_path(const std::string& s) {
+  if (fs::exists(s)) return s;
+  if (std::string p = find_resource("configs/" + s + ".json"); !p.empty()) return p;
   throw ConfigError("no config file or preset named '" + s + "' (presets: tiny, emoji64, paper)");
 }
 

@@ -88,6 +88,9 @@ Option threads_option();
 // Where resources (configs, models) are looked up, in order: $GIGAGAN_RESOURCES,
 // <exe>/../share/gigagan/resources (installed), the source tree's resources/.
 std::vector<std::string> resource_dirs();
+// The first resource_dirs() entry holding `relative` (a file or folder), as a
+// path; "" when none does.
+std::string find_resource(const std::string& relative);
 // Resolves a preset name ("tiny", "emoji64", "paper") or a path to a JSON file.
 std::string resolve_config_path(const std::string& name_or_path);
 

@@ -70,11 +70,7 @@ inline MobileNetV2 load_metrics_net(const Args& args, torch::Device device, std:
   namespace fs = std::filesystem;
   path = args.get("metrics-net");
   if (path.empty()) {
-    for (const auto& dir : resource_dirs())
-      if (fs::exists(fs::path(dir) / kMetricsNetFile)) {
-        path = (fs::path(dir) / kMetricsNetFile).string();
-        break;
-      }
+    path = find_resource(kMetricsNetFile);
     if (path.empty())
       throw ConfigError(std::string("no metrics network found: ") + kMetricsNetFile +
                         " is in none of the resource folders ($GIGAGAN_RESOURCES, the installed share/gigagan/resources, "

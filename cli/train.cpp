@@ -292,29 +292,13 @@ void apply_vision_backbone(const Args& args, ModelConfig& config, GanTrainOption
     va.feature_layers = {2, 7};  // inception_v3: mixed2 and mixed7 (clip: --vision-layers, required above)
     va.backbone_image_size = backbone == "inception_v3" ? 128 : 0;
   }
-  if (args.has("vision-layers")) {
-    va.feature_layers.clear();
-    std::stringstream ss(args.get("vision-layers"));
-    for (std::string item; std::getline(ss, item, ',');) {
-      try {
-        size_t used = 0;
-        va.feature_layers.push_back(std::stoi(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } catch (const std::exception&) {
-        throw UsageError("--vision-layers '" + args.get("vision-layers") + "': '" + item + "' is not an integer");
-      }
-    }
-  }
+  if (args.has("vision-layers")) va.feature_layers = args.get_int_list("vision-layers", 0);
   if (args.has("vision-image-size")) va.backbone_image_size = args.get_int("vision-image-size");
   config.validate();
   if (va.backbone != "inception_v3" || !va.enabled) return;
   o.vision_backbone_weights = args.get("vision-backbone-weights");
   if (o.vision_backbone_weights.empty()) {
-    for (const auto& dir : resource_dirs())
-      if (fs::exists(fs::path(dir) / kInceptionFile)) {
-        o.vision_backbone_weights = (fs::path(dir) / kInceptionFile).string();
-        break;
-      }
+    o.vision_backbone_weights = find_resource(kInceptionFile);
     if (o.vision_backbone_weights.empty())
       throw ConfigError(std::string("the vision-aided backbone inception_v3: ") + kInceptionFile +
                         " is in none of the resource folders; make it as resources/models/inception_v3/README.md "

@@ -35,7 +35,7 @@ class TestCli : public QObject {
     QTest::newRow("unknown vision backbone") << (train + QStringList{"--vision-backbone", "vgg"})
                                              << "--vision-backbone 'vgg': expected clip or inception_v3";
     QTest::newRow("bad vision layers") << (train + QStringList{"--vision-layers", "2,x"})
-                                       << "--vision-layers '2,x': 'x' is not an integer";
+                                       << "--vision-layers expects comma-separated integers >= 0, got '2,x'";
   }
   void usageErrorsExitTwo() {
     QFETCH(QStringList, argv);
