@@ -166,6 +166,31 @@ int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, c
 
 }  // namespace
 
+namespace {
+
+// train-clip --init: a clip .safetensors, a folder with clip.safetensors (a
+// train-clip run), or a model package (its "clip"). Its config must be the
+// run's: a fine-tuning start, not a different network. Returns the file used.
+std::string init_clip(const std::string& spec, const ClipConfig& config, ClipModel& clip) {
+  fs::path file(spec);
+  if (fs::is_directory(file)) {
+    const fs::path package = file / "package.json";
+    file = file / (fs::exists(package) ? read_json_file(package.string()).value("clip", "clip.safetensors")
+                                       : std::string("clip.safetensors"));
+  }
+  if (!fs::is_regular_file(file))
+    throw ConfigError("--init '" + spec + "': no CLIP weights at '" + file.string() + "'");
+  const Checkpoint ck = load_checkpoint(file.string());
+  const ClipConfig theirs = checkpoint_config<ClipConfig>(ck, file.string(), "clip");
+  if (json(theirs) != json(config))
+    throw ConfigError("--init '" + file.string() + "': its CLIP config differs from --config's (" +
+                      json(theirs).dump() + " against " + json(config).dump() + ")");
+  load_state_dict_strict(*clip, ck.tensors, file.string());
+  return file.string();
+}
+
+}  // namespace
+
 Command train_clip_command() {
   Command c;
   c.name = "train-clip";
@@ -182,6 +207,10 @@ Command train_clip_command() {
       {"augment", "POLICY", "DiffAugment policy on images (\"\" for none)", "translation"},
       {"hr", "", "make the tower's images from the high-res files (image_256) instead of the 64 px ones", ""},
       {"style-pairs", "", "half of each batch: the same emoji in the other style (noto <-> twemoji) as a hard negative", ""},
+      {"short-captions", "F", "share of captions shortened to the emoji's label, half of them with the style clause "
+                              "(\"pizza\", \"pizza, noto style\"): the short prompts users type", "0"},
+      {"init", "SPEC", "start from this CLIP's weights (a clip .safetensors, a train-clip run folder or a model "
+                       "package; same config) instead of random ones; a resumed run keeps its checkpoint's", ""},
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [](const Args& args, std::ostream& out) {
@@ -200,6 +229,7 @@ Command train_clip_command() {
     o.seed = std::stoull(args.get("seed"));
     o.augment = args.get("augment");
     o.style_pairs = args.flag("style-pairs");
+    o.short_captions = args.get_double("short-captions");
     LoopOptions loop = parse_loop(args, 200000, 20000);
     o.images = loop.images;
     o.validate();
@@ -209,9 +239,10 @@ Command train_clip_command() {
     auto train = open_split(args.get("data"), hr ? 16 : size, "train", true, hr);
     auto val = open_split(args.get("data"), hr ? 16 : size, "val", false, hr);
     ClipTrainer trainer(clip, o, train, val, run, args.get("tokenizer"), device);
-    return drive(trainer, run, loop, args,
-                 {{"config", config_path}, {"train_size", train->report().usable}, {"dataset", json::parse(train->report().to_json())}},
-                 out);
+    json start = {{"config", config_path}, {"train_size", train->report().usable},
+                  {"dataset", json::parse(train->report().to_json())}};
+    if (args.has("init")) start["init"] = init_clip(args.get("init"), clip, trainer.model());
+    return drive(trainer, run, loop, args, start, out);
   };
   return c;
 }

@@ -20,6 +20,8 @@ void ClipTrainOptions::validate() const {
   config_require(warmup_images >= 0, "ClipTrainOptions.warmup_images", "must be >= 0");
   config_require(lr_min_ratio >= 0 && lr_min_ratio <= 1, "ClipTrainOptions.lr_min_ratio", "must be in [0, 1]");
   config_require(images > 0, "ClipTrainOptions.images", "must be positive");
+  config_require(short_captions >= 0 && short_captions <= 1, "ClipTrainOptions.short_captions",
+                 "must be in [0, 1], got " + std::to_string(short_captions));
   AugmentPolicy::parse(augment);
 }
 
@@ -158,7 +160,7 @@ ClipTrainer::~ClipTrainer() {
 }
 
 void ClipTrainer::start_loader(int64_t position) {
-  restart_loader(loader_, train_, options_.batch, options_.seed, position);
+  restart_loader(loader_, train_, options_.batch, options_.seed, position, 0, options_.short_captions);
 }
 
 torch::Tensor ClipTrainer::tokenize(const std::vector<std::string>& captions) const {

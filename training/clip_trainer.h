@@ -35,10 +35,15 @@ struct ClipTrainOptions {
   // other style of the same emoji is almost never a negative, so the
   // contrastive loss barely rewards telling styles apart; with pairs it must.
   bool style_pairs = false;
+  // Share of captions shortened to the emoji's label, half of them with the
+  // style clause ("pizza", "pizza, noto style"), as the GAN trainer's option:
+  // the short prompts users type, which a frozen encoder trained only on full
+  // captions has never seen. Equal captions in a batch count as positives.
+  double short_captions = 0;
   void validate() const;
 };
 GG_CONFIG_JSON(ClipTrainOptions, batch, lr, weight_decay, warmup_images, lr_min_ratio, images, seed, augment,
-               style_pairs)
+               style_pairs, short_captions)
 
 // Tokenizer for a CLIP config: context = max_position_embeddings, pad id from the config.
 Tokenizer load_clip_tokenizer(const std::string& folder, const ClipConfig& config);

@@ -528,6 +528,47 @@ class TestTrainer : public QObject {
     QVERIFY2(g.code == 0, g.err.c_str());
   }
 
+  // train-clip --init starts from another CLIP's weights (a fine-tune), so
+  // with a negligible learning rate the result is that CLIP, not a fresh one;
+  // a CLIP of another config is refused by name. --short-captions runs.
+  void trainClipInitFineTunes() {
+    const fs::path src = root() / "clip-init-src", ft = root() / "clip-init-ft", fresh = root() / "clip-init-fresh";
+    const std::vector<std::string> common = {"--data", (root() / "data").string(), "--config", "tiny", "--batch", "8",
+                                             "--warmup", "0", "--augment", "", "--threads", "1"};
+    auto with = [&](std::vector<std::string> head, std::vector<std::string> tail) {
+      head.insert(head.end(), common.begin(), common.end());
+      head.insert(head.end(), tail.begin(), tail.end());
+      return head;
+    };
+    auto r = run(with({"train-clip", "--out", src.string()}, {"--images", "32", "--lr", "2e-3", "--seed", "3"}));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const auto tiny_lr = std::vector<std::string>{"--images", "16", "--lr", "1e-12", "--short-captions", "0.5"};
+    r = run(with({"train-clip", "--out", ft.string(), "--init", src.string()}, tiny_lr));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QVERIFY2(contains(r.out, "clip-init-src/clip.safetensors"), r.out.c_str());  // the start event names the file
+    r = run(with({"train-clip", "--out", fresh.string()}, tiny_lr));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const auto a = gg::load_checkpoint((src / "clip.safetensors").string()).tensors;
+    const auto b = gg::load_checkpoint((ft / "clip.safetensors").string()).tensors;
+    const auto c = gg::load_checkpoint((fresh / "clip.safetensors").string()).tensors;
+    double from_init = 0, from_fresh = 0;
+    for (const auto& [name, t] : a) {
+      if (!t.is_floating_point()) continue;
+      from_init = std::max(from_init, (b.at(name) - t).abs().max().item<double>());
+      from_fresh = std::max(from_fresh, (c.at(name) - t).abs().max().item<double>());
+    }
+    QVERIFY2(from_init < 1e-6, std::to_string(from_init).c_str());
+    QVERIFY2(from_fresh > 1e-3, std::to_string(from_fresh).c_str());
+    // Another config's CLIP, and a bad share, are refused with a clear message.
+    r = run({"train-clip", "--data", (root() / "data").string(), "--config", "emoji64", "--out",
+             (root() / "clip-init-bad").string(), "--init", src.string(), "--images", "8", "--threads", "1"});
+    QVERIFY(r.code != 0);
+    QVERIFY2(contains(r.err, "its CLIP config differs from --config's"), r.err.c_str());
+    r = run(with({"train-clip", "--out", (root() / "clip-init-bad2").string()}, {"--short-captions", "1.5"}));
+    QVERIFY(r.code != 0);
+    QVERIFY2(contains(r.err, "short_captions") && contains(r.err, "[0, 1]"), r.err.c_str());
+  }
+
   // --style-pairs: each emoji's other-style version is found by caption, and
   // a paired batch puts it (image and caption) in the second half.
   void stylePairsFindTheOtherStyle() {
