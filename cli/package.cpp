@@ -17,11 +17,13 @@ namespace fs = std::filesystem;
 Command package_command() {
   Command c;
   c.name = "package";
-  c.summary = "Assemble a model package from a base model package, an upsampler and an evaluator CLIP.";
+  c.summary = "Assemble a model package from a base model package, a generator, encoder CLIP, upsampler, evaluator CLIP and D.";
   c.options = {
       {"base", "PKG", "model package with the tokenizer, CLIP and generator (e.g. RUN/package) (required)", ""},
       {"generator", "FILE", "generator instead of the base package's: a generator .safetensors, or a `gigagan train` "
                             "checkpoint (its EMA weights), e.g. an earlier one of the run", ""},
+      {"clip", "FILE", "frozen encoder CLIP instead of the base package's (train-clip's RUN/clip.safetensors; the "
+                       "generator and upsampler read its text features, so pair it with a generator trained on it)", ""},
       {"upsampler", "FILE", "upsampler .safetensors (train-upsampler's RUN/upsampler.safetensors)", ""},
       {"evaluator", "FILE", "evaluator CLIP .safetensors (train-clip's RUN/clip.safetensors; metrics only)", ""},
       {"discriminator", "FILE", "D for later fine-tuning (--init): a `gigagan train` checkpoint or discriminator "
@@ -44,6 +46,19 @@ Command package_command() {
         throw ConfigError("--generator '" + f + "' was built with another generator config than the base package's");
       torch::NoGradGuard no_grad;
       load_state_dict_strict(*pkg.generator, g.tensors, f);
+    }
+    if (args.has("clip")) {
+      const std::string f = args.get("clip");
+      ClipModel clip = load_network<ClipConfig, ClipModel>(f, "clip");
+      const auto& t = clip->config.text_config;
+      const auto& g = pkg.generator->config;
+      if (t.hidden_size != g.text_input_dim || t.max_position_embeddings != g.context_length)
+        throw ConfigError("--clip '" + f + "': its text tower has width " + std::to_string(t.hidden_size) + " and context " +
+                          std::to_string(t.max_position_embeddings) + "; the generator reads width " +
+                          std::to_string(g.text_input_dim) + " and context " + std::to_string(g.context_length));
+      if (t.vocab_size < pkg.tokenizer->vocab_size())
+        throw ConfigError("--clip '" + f + "' has a smaller vocabulary than the package's tokenizer");
+      pkg.clip = clip;
     }
     if (args.has("upsampler")) {
       const std::string f = args.get("upsampler");

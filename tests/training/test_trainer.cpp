@@ -200,6 +200,37 @@ class TestTrainer : public QObject {
     QVERIFY2(contains(bad.err, "clip.safetensors") && contains(bad.err, "not a generator"), bad.err.c_str());
   }
 
+  // `package --clip`: a CLIP trained apart (train-clip) replaces the base
+  // package's frozen encoder, tensor for tensor; a file of another kind is
+  // refused with its name.
+  void packageSwapsTheEncoderClip() {
+    const fs::path run_dir = root() / "pkg-clip-run", clip_run = root() / "pkg-clip-clip", out = root() / "pkg-clip";
+    auto r = run(train_args(root() / "data", run_dir, 8));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    r = run({"train-clip", "--data", (root() / "data").string(), "--config", "tiny", "--out", clip_run.string(),
+             "--tokenizer", (run_dir / "package" / "tokenizer").string(), "--images", "16", "--batch", "8",
+             "--seed", "5", "--augment", "", "--threads", "1"});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    const fs::path clip_file = clip_run / "clip.safetensors";
+    auto p = run({"package", "--base", (run_dir / "package").string(), "--clip", clip_file.string(), "--out", out.string()});
+    QVERIFY2(p.code == 0, p.err.c_str());
+    const auto want = gg::load_checkpoint(clip_file.string()).tensors;
+    const auto got = gg::load_checkpoint((out / "clip.safetensors").string()).tensors;
+    const auto old = gg::load_checkpoint((run_dir / "package" / "clip.safetensors").string()).tensors;
+    QCOMPARE(got.size(), want.size());
+    double diff = 0, from_old = 0;
+    for (const auto& [k, t] : want) {
+      diff = std::max(diff, (got.at(k) - t).abs().max().item<double>());
+      if (t.is_floating_point()) from_old = std::max(from_old, (old.at(k) - t).abs().max().item<double>());
+    }
+    QCOMPARE(diff, 0.0);
+    QVERIFY(from_old > 1e-3);  // really another CLIP than the base package's
+    auto bad = run({"package", "--base", out.string(), "--clip", (out / "generator.safetensors").string(), "--out",
+                    (root() / "pkg-clip-bad").string()});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "generator.safetensors") && contains(bad.err, "not a clip"), bad.err.c_str());
+  }
+
   // --noise none: G trains without per-layer noise and its noise strengths
   // are held at 0 (after --init from a const-noise run whose strengths moved,
   // and after every step), so the package renders the same in const and none
