@@ -168,25 +168,35 @@ int drive(TrainerBase& trainer, const RunFolder& run, const LoopOptions& loop, c
 
 namespace {
 
-// train-clip --init: a clip .safetensors, a folder with clip.safetensors (a
-// train-clip run), or a model package (its "clip"). Its config must be the
-// run's: a fine-tuning start, not a different network. Returns the file used.
-std::string init_clip(const std::string& spec, const ClipConfig& config, ClipModel& clip) {
-  fs::path file(spec);
-  if (fs::is_directory(file)) {
-    const fs::path package = file / "package.json";
-    file = file / (fs::exists(package) ? read_json_file(package.string()).value("clip", "clip.safetensors")
-                                       : std::string("clip.safetensors"));
+// Where a CLIP spec's weights and tokenizer are: a model package (its "clip"
+// and "tokenizer"), a folder with clip.safetensors and tokenizer/ (a
+// train-clip run), or a clip .safetensors with tokenizer/ beside it.
+struct ClipLocation {
+  std::string clip_file;
+  std::string tokenizer_folder;
+};
+ClipLocation locate_clip(const std::string& spec) {
+  const fs::path p(spec);
+  if (fs::is_directory(p) && fs::exists(p / "package.json")) {
+    const json j = read_json_file((p / "package.json").string());
+    return {(p / j.value("clip", "clip.safetensors")).string(), (p / j.value("tokenizer", "tokenizer")).string()};
   }
-  if (!fs::is_regular_file(file))
-    throw ConfigError("--init '" + spec + "': no CLIP weights at '" + file.string() + "'");
-  const Checkpoint ck = load_checkpoint(file.string());
-  const ClipConfig theirs = checkpoint_config<ClipConfig>(ck, file.string(), "clip");
+  if (fs::is_directory(p)) return {(p / "clip.safetensors").string(), (p / "tokenizer").string()};
+  return {spec, (p.parent_path() / "tokenizer").string()};
+}
+
+// train-clip --init: a CLIP spec as locate_clip reads it. Its config must be
+// the run's: a fine-tuning start, not a different network. Returns the file used.
+std::string init_clip(const std::string& spec, const ClipConfig& config, ClipModel& clip) {
+  const std::string file = locate_clip(spec).clip_file;
+  if (!fs::is_regular_file(file)) throw ConfigError("--init '" + spec + "': no CLIP weights at '" + file + "'");
+  const Checkpoint ck = load_checkpoint(file);
+  const ClipConfig theirs = checkpoint_config<ClipConfig>(ck, file, "clip");
   if (json(theirs) != json(config))
-    throw ConfigError("--init '" + file.string() + "': its CLIP config differs from --config's (" +
-                      json(theirs).dump() + " against " + json(config).dump() + ")");
-  load_state_dict_strict(*clip, ck.tensors, file.string());
-  return file.string();
+    throw ConfigError("--init '" + file + "': its CLIP config differs from --config's (" + json(theirs).dump() +
+                      " against " + json(config).dump() + ")");
+  load_state_dict_strict(*clip, ck.tensors, file);
+  return file;
 }
 
 }  // namespace
@@ -241,7 +251,7 @@ Command train_clip_command() {
     ClipTrainer trainer(clip, o, train, val, run, args.get("tokenizer"), device);
     json start = {{"config", config_path}, {"train_size", train->report().usable},
                   {"dataset", json::parse(train->report().to_json())}};
-    if (args.has("init")) start["init"] = init_clip(args.get("init"), clip, trainer.model());
+    if (args.has("init") && run.checkpoints().empty()) start["init"] = init_clip(args.get("init"), clip, trainer.model());
     return drive(trainer, run, loop, args, start, out);
   };
   return c;
@@ -266,7 +276,6 @@ struct FrozenClip {
 FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, const RunFolder& run,
                             const Dataset& train, torch::Device device) {
   FrozenClip f;
-  fs::path p(spec);
   if (spec == "random") {
     f.clip_file = (run.root() / "clip.safetensors").string();
     f.tokenizer_folder = (run.root() / "tokenizer").string();
@@ -276,16 +285,10 @@ FrozenClip open_frozen_clip(const std::string& spec, const ModelConfig& config, 
       ClipModel clip(config.clip);
       save_network(f.clip_file, "clip", config.clip, clip);
     }
-  } else if (fs::is_directory(p) && fs::exists(p / "package.json")) {
-    json j = read_json_file((p / "package.json").string());
-    f.clip_file = (p / j.value("clip", "clip.safetensors")).string();
-    f.tokenizer_folder = (p / j.value("tokenizer", "tokenizer")).string();
-  } else if (fs::is_directory(p)) {
-    f.clip_file = (p / "clip.safetensors").string();
-    f.tokenizer_folder = (p / "tokenizer").string();
   } else {
-    f.clip_file = spec;
-    f.tokenizer_folder = (p.parent_path() / "tokenizer").string();
+    const ClipLocation at = locate_clip(spec);
+    f.clip_file = at.clip_file;
+    f.tokenizer_folder = at.tokenizer_folder;
   }
   if (!fs::exists(f.clip_file))
     throw ConfigError("--clip '" + spec + "': no CLIP weights at '" + f.clip_file +
