@@ -47,35 +47,9 @@ Command package_command() {
       torch::NoGradGuard no_grad;
       load_state_dict_strict(*pkg.generator, g.tensors, f);
     }
-    if (args.has("clip")) {
-      const std::string f = args.get("clip");
-      ClipModel clip = load_network<ClipConfig, ClipModel>(f, "clip");
-      const auto& t = clip->config.text_config;
-      const auto& g = pkg.generator->config;
-      if (t.hidden_size != g.text_input_dim || t.max_position_embeddings != g.context_length)
-        throw ConfigError("--clip '" + f + "': its text tower has width " + std::to_string(t.hidden_size) + " and context " +
-                          std::to_string(t.max_position_embeddings) + "; the generator reads width " +
-                          std::to_string(g.text_input_dim) + " and context " + std::to_string(g.context_length));
-      if (t.vocab_size < pkg.tokenizer->vocab_size())
-        throw ConfigError("--clip '" + f + "' has a smaller vocabulary than the package's tokenizer");
-      pkg.clip = clip;
-    }
-    if (args.has("upsampler")) {
-      const std::string f = args.get("upsampler");
-      pkg.upsampler = load_network<UpsamplerConfig, Upsampler>(f, "upsampler");
-      const auto& u = pkg.upsampler->config;
-      const auto& g = pkg.generator->config;
-      if (u.input_resolution != g.resolution || u.text_input_dim != g.text_input_dim || u.context_length != g.context_length)
-        throw ConfigError("--upsampler '" + f + "' takes " + std::to_string(u.input_resolution) + " px and text width " +
-                          std::to_string(u.text_input_dim) + "; the generator makes " + std::to_string(g.resolution) +
-                          " px with text width " + std::to_string(g.text_input_dim));
-    }
-    if (args.has("evaluator")) {
-      const std::string f = args.get("evaluator");
-      pkg.evaluator = load_network<ClipConfig, ClipModel>(f, "clip");
-      if (pkg.evaluator->config.text_config.vocab_size < pkg.tokenizer->vocab_size())
-        throw ConfigError("--evaluator '" + f + "' has a smaller vocabulary than the package's tokenizer");
-    }
+    if (args.has("clip")) pkg.clip = load_network<ClipConfig, ClipModel>(args.get("clip"), "clip");
+    if (args.has("upsampler")) pkg.upsampler = load_network<UpsamplerConfig, Upsampler>(args.get("upsampler"), "upsampler");
+    if (args.has("evaluator")) pkg.evaluator = load_network<ClipConfig, ClipModel>(args.get("evaluator"), "clip");
     if (args.has("discriminator")) {
       const std::string f = args.get("discriminator");
       Checkpoint d = discriminator_checkpoint(load_checkpoint(f), f);
@@ -84,6 +58,19 @@ Command package_command() {
         throw ConfigError("--discriminator '" + f + "' was trained with another generator config than the base package's");
       pkg.discriminator = std::move(d);
     }
+    // The parts must fit one another as load_package requires: a swapped
+    // encoder CLIP against the generator, upsampler and tokenizer, and so on.
+    PackagePartNames names{"the base package's tokenizer", "the base package's encoder CLIP",
+                           "the base package's generator", "the base package's upsampler",
+                           "the base package's evaluator CLIP"};
+    auto given = [&](const char* option, std::string& name) {
+      if (args.has(option)) name = std::string("--") + option + " '" + args.get(option) + "'";
+    };
+    given("clip", names.clip);
+    given("generator", names.generator);
+    given("upsampler", names.upsampler);
+    given("evaluator", names.evaluator);
+    check_package_fit(pkg, names);
     if (args.flag("no-discriminator")) {
       pkg.discriminator.reset();
       pkg.discriminator_file.clear();

@@ -117,10 +117,6 @@ void require_file(const fs::path& p, const std::string& what) {
   if (!fs::is_regular_file(p)) throw CheckpointError(what + " '" + p.string() + "' is not a file");
 }
 
-void require_fit(bool ok, const fs::path& file, const std::string& what) {
-  if (!ok) throw CheckpointError("'" + file.string() + "' does not fit this package's CLIP: " + what);
-}
-
 template <class Module>
 void freeze(Module& m) {
   m->eval();
@@ -195,44 +191,63 @@ ModelPackage load_package(const std::string& dir_str, const torch::Device& devic
   } catch (const ConfigError& e) {
     throw CheckpointError("tokenizer '" + tok.string() + "' cannot be read: " + e.what());
   }
-  const auto& t = *pkg.tokenizer;
-  if (t.eos_id() != text.eos_token_id || t.bos_id() != text.bos_token_id || t.vocab_size() > text.vocab_size)
-    throw CheckpointError("tokenizer '" + tok.string() + "' (" + std::to_string(t.vocab_size()) +
-                          " tokens, bos " + std::to_string(t.bos_id()) + ", eos " + std::to_string(t.eos_id()) +
-                          ") does not match '" + clip_path.string() + "' (vocab_size " +
-                          std::to_string(text.vocab_size) + ", bos " + std::to_string(text.bos_token_id) +
-                          ", eos " + std::to_string(text.eos_token_id) + ")");
-
   pkg.generator = load_network<GeneratorConfig, Generator>(gen_path.string(), "generator", device);
   freeze(pkg.generator);
-  const auto& g = pkg.generator->config;
-  require_fit(g.text_input_dim == text.hidden_size, gen_path,
-              "text_input_dim " + std::to_string(g.text_input_dim) + " != CLIP hidden_size " +
-                  std::to_string(text.hidden_size));
-  require_fit(g.context_length == text.max_position_embeddings, gen_path,
-              "context_length " + std::to_string(g.context_length) + " != CLIP max_position_embeddings " +
-                  std::to_string(text.max_position_embeddings));
-
   if (!up_path.empty()) {
     pkg.upsampler = load_network<UpsamplerConfig, Upsampler>(up_path.string(), "upsampler", device);
     freeze(pkg.upsampler);
-    const auto& u = pkg.upsampler->config;
-    require_fit(u.text_input_dim == text.hidden_size && u.context_length == text.max_position_embeddings,
-                up_path, "text_input_dim/context_length differ from the CLIP text encoder");
-    if (u.input_resolution != g.resolution)
-      throw CheckpointError("'" + up_path.string() + "' upsamples " + std::to_string(u.input_resolution) +
-                            " px images but the generator makes " + std::to_string(g.resolution) + " px ones");
   }
   if (!eval_path.empty()) {
     pkg.evaluator = load_network<ClipConfig, ClipModel>(eval_path.string(), "clip", device);
     freeze(pkg.evaluator);
-    const auto& et = pkg.evaluator->config.text_config;
-    require_fit(et.max_position_embeddings == text.max_position_embeddings && et.vocab_size >= t.vocab_size() &&
-                    et.eos_token_id == text.eos_token_id,
-                eval_path, "the evaluator must share the tokenizer (context length, vocabulary, eos id)");
   }
+  auto quoted = [](const fs::path& p) { return "'" + p.string() + "'"; };
+  check_package_fit(pkg, {quoted(tok), quoted(clip_path), quoted(gen_path), quoted(up_path), quoted(eval_path)});
   pkg.hash = hash_manifest(m);
   return pkg;
+}
+
+void check_package_fit(const ModelPackage& pkg, const PackagePartNames& n) {
+  if (!pkg.clip || !pkg.generator || !pkg.tokenizer)
+    throw CheckpointError("model package: needs an encoder CLIP, a generator and a tokenizer");
+  const auto& text = pkg.clip->config.text_config;
+  const auto& t = *pkg.tokenizer;
+  if (t.eos_id() != text.eos_token_id || t.bos_id() != text.bos_token_id || t.pad_id() != text.pad_token_id ||
+      t.context_length() != text.max_position_embeddings || t.vocab_size() > text.vocab_size)
+    throw CheckpointError(n.tokenizer + " (" + std::to_string(t.vocab_size()) + " tokens, bos " +
+                          std::to_string(t.bos_id()) + ", eos " + std::to_string(t.eos_id()) + ", pad " +
+                          std::to_string(t.pad_id()) + ", context " + std::to_string(t.context_length()) +
+                          ") does not match " + n.clip + " (vocab_size " + std::to_string(text.vocab_size) + ", bos " +
+                          std::to_string(text.bos_token_id) + ", eos " + std::to_string(text.eos_token_id) + ", pad " +
+                          std::to_string(text.pad_token_id) + ", context " +
+                          std::to_string(text.max_position_embeddings) + ")");
+  // Both the generator and the upsampler read the CLIP's text features.
+  auto fits_text = [&](int64_t width, int64_t context, const std::string& part) {
+    if (width != text.hidden_size || context != text.max_position_embeddings)
+      throw CheckpointError(part + " reads text features of width " + std::to_string(width) + " and context " +
+                            std::to_string(context) + ", but " + n.clip + " gives width " +
+                            std::to_string(text.hidden_size) + " and context " +
+                            std::to_string(text.max_position_embeddings));
+  };
+  const auto& g = pkg.generator->config;
+  fits_text(g.text_input_dim, g.context_length, n.generator);
+  if (pkg.upsampler) {
+    const auto& u = pkg.upsampler->config;
+    fits_text(u.text_input_dim, u.context_length, n.upsampler);
+    if (u.input_resolution != g.resolution)
+      throw CheckpointError(n.upsampler + " upsamples " + std::to_string(u.input_resolution) + " px images but " +
+                            n.generator + " makes " + std::to_string(g.resolution) + " px ones");
+  }
+  if (pkg.evaluator) {
+    const auto& et = pkg.evaluator->config.text_config;
+    if (et.max_position_embeddings != t.context_length() || et.vocab_size < t.vocab_size() ||
+        et.eos_token_id != t.eos_id())
+      throw CheckpointError(n.evaluator + " (vocab_size " + std::to_string(et.vocab_size) + ", eos " +
+                            std::to_string(et.eos_token_id) + ", context " +
+                            std::to_string(et.max_position_embeddings) + ") cannot read the ids of " + n.tokenizer +
+                            " (" + std::to_string(t.vocab_size()) + " tokens, eos " + std::to_string(t.eos_id()) +
+                            ", context " + std::to_string(t.context_length()) + "): the evaluator shares the tokenizer");
+  }
 }
 
 void prepare_package(ModelPackage& pkg) {

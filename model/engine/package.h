@@ -90,6 +90,26 @@ ModelPackage load_package(const std::string& dir, const torch::Device& device = 
 // CheckpointError naming what is missing or cannot be written.
 void save_package(const std::string& dir, const ModelPackage& pkg, const SavePackageOptions& options = {});
 
+// How check_package_fit names a package's parts in its messages: the files
+// they were read from (load_package), or how a command was given them.
+struct PackagePartNames {
+  std::string tokenizer = "the tokenizer";
+  std::string clip = "the encoder CLIP";
+  std::string generator = "the generator";
+  std::string upsampler = "the upsampler";
+  std::string evaluator = "the evaluator CLIP";
+};
+
+// Checks that the parts of a package fit one another, for load_package and
+// for `gigagan package`, which assembles one from parts: the tokenizer against
+// the encoder CLIP (bos, eos and padding ids, context length, vocabulary
+// size), the generator and the upsampler against the CLIP's text features
+// (width, context length), the upsampler against the generator's resolution,
+// and the evaluator CLIP against the tokenizer (context length, vocabulary,
+// eos id). Needs clip, generator and tokenizer; throws CheckpointError naming
+// the part that does not fit and what it does not fit.
+void check_package_fit(const ModelPackage& pkg, const PackagePartNames& names = {});
+
 // Makes a package built in memory (e.g. by a trainer or a test) usable like a
 // loaded one: builds `tokenizer` from `vocabulary` when it is missing (CLIP
 // context length and padding), puts every network in eval mode with

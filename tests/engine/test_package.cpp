@@ -84,6 +84,60 @@ class TestPackage : public QObject {
     QCOMPARE(read(other / "notes.txt"), std::string("mine"));
   }
 
+  // Every part is checked against the others, on load and in memory
+  // (gg::check_package_fit), and the message names the part that does not
+  // fit and the part it does not fit.
+  void partsThatDoNotFitAreRefused() {
+    QTemporaryDir tmp;
+    const gg::ModelConfig config = gg::ModelConfig::load(gg::test::config_path("tiny"));
+    auto fresh = [] {
+      auto pkg = gg::test::tiny_package(true, true);
+      gg::prepare_package(pkg);
+      return pkg;
+    };
+    gg::check_package_fit(fresh());  // the parts of a tiny package fit
+    int k = 0;
+    auto refused_on_load = [&](const gg::ModelPackage& pkg, const std::string& part, const std::string& other,
+                               const std::string& what) {
+      const fs::path dir = tmp.filePath(QString("bad%1").arg(k++)).toStdString();
+      gg::save_package(dir.string(), pkg);  // written as given: save_package does not judge the fit
+      GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, (dir / part).string() + "'");
+      GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, (dir / other).string() + "'");
+      GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, what);
+    };
+    const auto& text = fresh().clip->config.text_config;
+
+    auto g = config.generator;  // a generator for a wider CLIP
+    g.text_input_dim = text.hidden_size * 2;
+    auto pkg = fresh();
+    pkg.generator = gg::Generator(g);
+    refused_on_load(pkg, "generator.safetensors", "clip.safetensors", "reads text features of width");
+    GG_VERIFY_THROWS_WITH(gg::check_package_fit(pkg), gg::CheckpointError,
+                          "the generator reads text features of width " + std::to_string(g.text_input_dim));
+
+    auto u = config.upsampler;  // an upsampler for a longer context
+    u.context_length = text.max_position_embeddings + 4;
+    pkg = fresh();
+    pkg.upsampler = gg::Upsampler(u);
+    refused_on_load(pkg, "upsampler.safetensors", "clip.safetensors",
+                    "context " + std::to_string(u.context_length) + ", but");
+
+    auto c = fresh().clip->config;  // a CLIP whose eos id is not the tokenizer's
+    c.text_config.eos_token_id = c.text_config.eos_token_id - 2;
+    pkg = fresh();
+    pkg.clip = gg::ClipModel(c);
+    refused_on_load(pkg, "clip.safetensors", "tokenizer", "does not match");
+    GG_VERIFY_THROWS_WITH(gg::check_package_fit(pkg), gg::CheckpointError, "eos " + std::to_string(c.text_config.eos_token_id));
+
+    auto e = fresh().clip->config;  // an evaluator with fewer tokens than the tokenizer
+    e.text_config.vocab_size = text.vocab_size - 10;
+    e.text_config.bos_token_id = e.text_config.vocab_size - 2;
+    e.text_config.eos_token_id = e.text_config.pad_token_id = e.text_config.vocab_size - 1;
+    pkg = fresh();
+    pkg.evaluator = gg::ClipModel(e);
+    refused_on_load(pkg, "evaluator_clip.safetensors", "tokenizer", "cannot read the ids of");
+  }
+
   void fp16StorageLoadsAsFloat32() {
     QTemporaryDir tmp;
     const std::string dir = tmp.filePath("pkg").toStdString();

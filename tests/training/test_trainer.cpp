@@ -229,6 +229,25 @@ class TestTrainer : public QObject {
                     (root() / "pkg-clip-bad").string()});
     QCOMPARE(bad.code, 1);
     QVERIFY2(contains(bad.err, "generator.safetensors") && contains(bad.err, "not a clip"), bad.err.c_str());
+    // A CLIP whose text features the generator cannot read, or whose ids are
+    // not the tokenizer's, is refused by the same fit check load_package makes.
+    auto c = gg::load_package(out.string()).clip->config;
+    c.text_config.hidden_size *= 2;
+    const fs::path wide = root() / "pkg-clip-wide.safetensors";
+    gg::save_network(wide.string(), "clip", c, gg::ClipModel(c));
+    bad = run({"package", "--base", out.string(), "--clip", wide.string(), "--out", (root() / "pkg-clip-bad").string()});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "--clip '" + wide.string() + "'") &&
+                 contains(bad.err, "the base package's generator reads text features of width"),
+             bad.err.c_str());
+    c = gg::load_package(out.string()).clip->config;
+    c.text_config.bos_token_id -= 1;
+    gg::save_network(wide.string(), "clip", c, gg::ClipModel(c));
+    bad = run({"package", "--base", out.string(), "--clip", wide.string(), "--out", (root() / "pkg-clip-bad").string()});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "the base package's tokenizer") && contains(bad.err, "does not match --clip"),
+             bad.err.c_str());
+    QVERIFY(!fs::exists(root() / "pkg-clip-bad"));
   }
 
   // --noise none: G trains without per-layer noise and its noise strengths
