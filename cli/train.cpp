@@ -457,7 +457,9 @@ Command gan_command(GanTarget target) {
        "0"},
       {"gan-weight", "F",
        "weight of G's adversarial terms (0: reconstruction only, D is not run; needs --recon-weight)", "1"},
-      {"recon-samples", "K", "latents tried per image for --recon-weight (the closest one is trained)", "4"},
+      {"recon-samples", "K", "latents tried per image for --recon-weight (the closest one is trained); 0: z = 0 for "
+                             "every G-step image (a caption -> image regression, to test whether G can learn its "
+                             "training images)", "4"},
       {"short-captions", "F",
        "share of captions shortened to the emoji's label, half of them with the style clause (\"pizza\", "
        "\"pizza, noto style\"): the short prompts users type",

@@ -37,8 +37,8 @@ void GanTrainOptions::validate() const {
   config_require(gan_weight >= 0 && std::isfinite(gan_weight), "GanTrainOptions.gan_weight", "must be >= 0");
   config_require(gan_weight > 0 || recon_weight > 0 || clip_weight > 0, "GanTrainOptions.gan_weight",
                  "is 0, so G needs another loss: recon_weight or clip_weight > 0");
-  config_require(recon_samples >= 1 && recon_samples <= 64, "GanTrainOptions.recon_samples",
-                 "must be in [1, 64], got " + std::to_string(recon_samples));
+  config_require(recon_samples >= 0 && recon_samples <= 64, "GanTrainOptions.recon_samples",
+                 "must be in [0, 64], got " + std::to_string(recon_samples));
   config_require(short_captions >= 0 && short_captions <= 1, "GanTrainOptions.short_captions",
                  "must be in [0, 1], got " + std::to_string(short_captions));
   config_require(d_warmup_images >= 0, "GanTrainOptions.d_warmup_images", "must be >= 0");
@@ -438,7 +438,9 @@ GanTrainer::StepInputs GanTrainer::prepare_step() {
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
   if (!up && options_.recon_weight > 0) {
     in.real_levels = image_pyramid(in.reals, config_.generator.num_levels());
-    if (options_.recon_samples > 1 && images >= options_.d_warmup_images) {
+    if (options_.recon_samples == 0) {
+      in.z_g = torch::zeros_like(in.z_g);
+    } else if (options_.recon_samples > 1 && images >= options_.d_warmup_images) {
       // Best of K: drawn on every rank for the whole batch (same stream), then sliced.
       const int64_t K = options_.recon_samples;
       torch::Tensor extra =

@@ -65,6 +65,9 @@ struct GanTrainOptions {
   // Weight of G's adversarial terms (V_MSIO, matching-aware, vision-aided).
   // 0: a reconstruction-only phase: D and its R1 are not run at all.
   double gan_weight = 1;
+  // 0: every G-step image is drawn with z = 0, so w comes from the text alone
+  // and the reconstruction is a deterministic caption -> image regression (a
+  // diagnostic: can G learn its training images from their captions?).
   int recon_samples = 4;
   // Share of the batch whose caption is shortened to the emoji's label
   // ("pizza"), half of them keeping the style clause ("pizza, noto style"):

@@ -402,6 +402,36 @@ class TestTrainer : public QObject {
     QVERIFY(contains(up.err, "--recon-weight"));
   }
 
+  // --recon-samples 0: every G-step image is drawn with z = 0. With the whole
+  // 8-image set in one batch, the first step's g_recon (taken before any
+  // update) is then the same under any seed, which changes z and the order
+  // of the batch but not its pairs; with one random latent it is not.
+  void reconstructionWithZeroLatent() {
+    const fs::path base = root() / "recon-z-base";
+    auto rb = run(train_args(root() / "data", base, 8));
+    QVERIFY2(rb.code == 0, rb.err.c_str());
+    auto first_recon = [&](const std::string& samples, const std::string& seed) {
+      auto args = train_args(root() / "data", root() / ("recon-z" + samples + "-" + seed), 8);
+      *(std::find(args.begin(), args.end(), "--batch") + 1) = "8";
+      args.insert(args.end(), {"--init", (base / "package").string(), "--seed", seed, "--gan-weight", "0",
+                               "--recon-weight", "1", "--recon-samples", samples, "--clip-weight", "0"});
+      const auto r = run(args);
+      if (r.code != 0) qWarning("%s", r.err.c_str());
+      for (const auto& e : events(r.out))
+        if (e["event"] == "step") return e.at("losses").at("g_recon").get<double>();
+      return -1.0;
+    };
+    const double z0a = first_recon("0", "1"), z0b = first_recon("0", "2");
+    const double z1a = first_recon("1", "1"), z1b = first_recon("1", "2");
+    QVERIFY2(z0a > 0 && z1a > 0 && z1b > 0, "a run failed");
+    QVERIFY2(std::abs(z0a - z0b) < 1e-5 * z0a, (std::to_string(z0a) + " vs " + std::to_string(z0b)).c_str());
+    QVERIFY2(std::abs(z1a - z1b) > 1e-4 * z1a, (std::to_string(z1a) + " vs " + std::to_string(z1b)).c_str());
+    auto bad = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", "random", "--out",
+                    (root() / "recon-z-bad").string(), "--images", "4", "--recon-weight", "1", "--recon-samples", "-1"});
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "recon_samples") && contains(bad.err, "[0, 64]"), bad.err.c_str());
+  }
+
   // `train-upsampler` runs its own losses (perceptual and pixel terms, no
   // vision-aided D), can switch the pixel term off, and exports a loadable
   // upsampler.
