@@ -105,7 +105,8 @@ class TestPackage : public QObject {
       GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, (dir / other).string() + "'");
       GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, what);
     };
-    const auto& text = fresh().clip->config.text_config;
+    const gg::ModelPackage base = fresh();
+    const auto& text = base.clip->config.text_config;
 
     auto g = config.generator;  // a generator for a wider CLIP
     g.text_input_dim = text.hidden_size * 2;
@@ -122,14 +123,14 @@ class TestPackage : public QObject {
     refused_on_load(pkg, "upsampler.safetensors", "clip.safetensors",
                     "context " + std::to_string(u.context_length) + ", but");
 
-    auto c = fresh().clip->config;  // a CLIP whose eos id is not the tokenizer's
+    auto c = base.clip->config;  // a CLIP whose eos id is not the tokenizer's
     c.text_config.eos_token_id = c.text_config.eos_token_id - 2;
     pkg = fresh();
     pkg.clip = gg::ClipModel(c);
     refused_on_load(pkg, "clip.safetensors", "tokenizer", "does not match");
     GG_VERIFY_THROWS_WITH(gg::check_package_fit(pkg), gg::CheckpointError, "eos " + std::to_string(c.text_config.eos_token_id));
 
-    auto e = fresh().clip->config;  // an evaluator with fewer tokens than the tokenizer
+    auto e = base.clip->config;  // an evaluator with fewer tokens than the tokenizer
     e.text_config.vocab_size = text.vocab_size - 10;
     e.text_config.bos_token_id = e.text_config.vocab_size - 2;
     e.text_config.eos_token_id = e.text_config.pad_token_id = e.text_config.vocab_size - 1;
