@@ -98,11 +98,37 @@ bool release_free_memory() {
 #endif
 }
 
-void MemoryReleaseTimer::poll() {
+std::optional<int64_t> kept_free_bytes() {
+  if (!mallctl) return std::nullopt;
+  // jemalloc's statistics are a snapshot taken when "epoch" is written.
+  uint64_t epoch = 1;
+  size_t epoch_len = sizeof epoch;
+  if (mallctl("epoch", &epoch, &epoch_len, &epoch, epoch_len) != 0) return std::nullopt;
+  size_t dirty = 0, muzzy = 0, page = 0;
+  size_t len = sizeof(size_t);
+  if (mallctl("stats.arenas.4096.pdirty", &dirty, &len, nullptr, 0) != 0) return std::nullopt;  // 4096: all arenas
+  len = sizeof(size_t);
+  if (mallctl("stats.arenas.4096.pmuzzy", &muzzy, &len, nullptr, 0) != 0) return std::nullopt;
+  len = sizeof(size_t);
+  if (mallctl("arenas.page", &page, &len, nullptr, 0) != 0) return std::nullopt;
+  return static_cast<int64_t>((dirty + muzzy) * page);
+}
+
+MemoryReleaseTimer::MemoryReleaseTimer(double seconds, int64_t max_kept_bytes, KeptBytes kept, Release release)
+    : period_(seconds), max_kept_(max_kept_bytes), kept_(std::move(kept)), release_(std::move(release)) {}
+
+bool MemoryReleaseTimer::poll() {
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_ < period_) return;
-  release_free_memory();
+  bool due = now - last_ >= period_;
+  if (!due && max_kept_ > 0 && kept_) {
+    const std::optional<int64_t> kept = kept_();
+    due = kept && *kept > max_kept_;
+  }
+  if (!due) return false;
+  if (release_) release_();
   last_ = now;
+  ++releases_;
+  return true;
 }
 
 std::string runtime_summary() {

@@ -3,6 +3,9 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 namespace gg {
@@ -32,15 +35,34 @@ std::string allocator_name();
 // stays bounded. Returns false when the allocator offers no way to do it.
 bool release_free_memory();
 
-// Calls release_free_memory() from poll() at most once every `seconds`.
+// Bytes of freed pages the allocator holds resident for reuse: jemalloc's
+// dirty and muzzy pages over every arena. std::nullopt when jemalloc is not in
+// the process (the system allocator offers no such count).
+std::optional<int64_t> kept_free_bytes();
+
+// Calls release_free_memory() from poll() every `seconds`, and at once when
+// the allocator keeps more than `max_kept_bytes` of freed pages (0: no bound).
+// The bound matters: one step's free pages do not always fit the next step's
+// tensors, so kept pages can grow by gigabytes between two timed releases
+// (README, "Speed and memory"). `kept` and `release` are the allocator's by
+// default; tests pass their own.
 class MemoryReleaseTimer {
  public:
-  explicit MemoryReleaseTimer(double seconds) : period_(seconds) {}
-  void poll();
+  using KeptBytes = std::function<std::optional<int64_t>()>;
+  using Release = std::function<bool()>;
+  explicit MemoryReleaseTimer(double seconds, int64_t max_kept_bytes = 0, KeptBytes kept = kept_free_bytes,
+                              Release release = release_free_memory);
+  // True when it released memory this call.
+  bool poll();
+  int64_t releases() const { return releases_; }  // how many times poll() released
 
  private:
   std::chrono::duration<double> period_;
+  int64_t max_kept_;
+  KeptBytes kept_;
+  Release release_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  int64_t releases_ = 0;
 };
 
 // One line: threads, BLAS, CUDA availability, allocator, LibTorch version.

@@ -319,9 +319,9 @@ LoopResult run_training(TrainerBase& trainer, const RunFolder& run, const LoopOp
   int rollbacks_left = nan_rollbacks;
   bool was_paused = false;
   // The executables keep freed pages so every step reuses them; hand them back
-  // every few minutes, or a long run's resident memory creeps up (README,
-  // "Speed and memory").
-  MemoryReleaseTimer release_memory(300);
+  // every few minutes, and whenever more than 2 GiB are kept, or a long run's
+  // resident memory creeps up (README, "Speed and memory").
+  MemoryReleaseTimer release_memory(300, int64_t{2} << 30);
   // Images that become unreadable while the run goes on (deleted, truncated,
   // replaced by garbage) are skipped by the loader; each is reported once as a
   // warning event, so a run never loses data silently.

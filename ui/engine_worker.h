@@ -95,8 +95,9 @@ class EngineWorker : public EngineEvents {
   bool scheduled_ = false;
   std::atomic<bool> cancel_{false};
   std::atomic<int> rendered_count_{0};
-  // Freed pages are kept for the next frame; handed back once a minute at most.
-  gg::MemoryReleaseTimer release_memory_{60};
+  // Freed pages are kept for the next frame; handed back once a minute, and
+  // whenever more than 1 GiB are kept.
+  gg::MemoryReleaseTimer release_memory_{60, int64_t{1} << 30};
   std::atomic<int> dropped_count_{0};
 };
 
