@@ -104,13 +104,13 @@ std::optional<int64_t> kept_free_bytes() {
   uint64_t epoch = 1;
   size_t epoch_len = sizeof epoch;
   if (mallctl("epoch", &epoch, &epoch_len, &epoch, epoch_len) != 0) return std::nullopt;
-  size_t dirty = 0, muzzy = 0, page = 0;
-  size_t len = sizeof(size_t);
-  if (mallctl("stats.arenas.4096.pdirty", &dirty, &len, nullptr, 0) != 0) return std::nullopt;  // 4096: all arenas
-  len = sizeof(size_t);
-  if (mallctl("stats.arenas.4096.pmuzzy", &muzzy, &len, nullptr, 0) != 0) return std::nullopt;
-  len = sizeof(size_t);
-  if (mallctl("arenas.page", &page, &len, nullptr, 0) != 0) return std::nullopt;
+  auto read = [](const char* name, size_t& value) {
+    size_t len = sizeof value;
+    return mallctl(name, &value, &len, nullptr, 0) == 0;
+  };
+  size_t dirty = 0, muzzy = 0, page = 0;  // 4096: all arenas
+  if (!read("stats.arenas.4096.pdirty", dirty) || !read("stats.arenas.4096.pmuzzy", muzzy) || !read("arenas.page", page))
+    return std::nullopt;
   return static_cast<int64_t>((dirty + muzzy) * page);
 }
 
@@ -127,7 +127,6 @@ bool MemoryReleaseTimer::poll() {
   if (!due) return false;
   if (release_) release_();
   last_ = now;
-  ++releases_;
   return true;
 }
 

@@ -54,7 +54,6 @@ class MemoryReleaseTimer {
                               Release release = release_free_memory);
   // True when it released memory this call.
   bool poll();
-  int64_t releases() const { return releases_; }  // how many times poll() released
 
  private:
   std::chrono::duration<double> period_;
@@ -62,7 +61,6 @@ class MemoryReleaseTimer {
   KeptBytes kept_;
   Release release_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-  int64_t releases_ = 0;
 };
 
 // One line: threads, BLAS, CUDA availability, allocator, LibTorch version.
