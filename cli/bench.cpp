@@ -63,6 +63,12 @@ Command bench_command() {
       {"warmup", "N", "untimed iterations first", "2"},
       {"reference-gflops", "X", "FLOP rate for the 'x floor' column", "140"},
       {"train", "", "time full training steps (G and D, all losses) instead of generation", ""},
+      {"gan-weight", "X", "with --train: weight of G's adversarial terms (0: a reconstruction-only step, D not run)",
+       "1"},
+      {"recon-weight", "X", "with --train: weight of the paired reconstruction L1 (0: off)", "0"},
+      {"recon-samples", "K", "with --train: latents tried per image for --recon-weight (0: z = 0)", "4"},
+      {"clip-weight", "X", "with --train: weight of G's CLIP loss", "0.2"},
+      {"noise", "MODE", "with --train: G's per-layer noise in training (const, none; default: the config's)", ""},
       {"engine", "PKG|PRESET",
        "time the editing engine instead (64 px from cached text, interpolation, mixing, upsampler) on a model "
        "package, or a preset with random weights", ""},

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "adaptive_conv2d.h"
 #include "clip_trainer.h"
 #include "distributed.h"
 #include "gan_trainer.h"
@@ -497,6 +498,7 @@ Command gan_command(GanTarget target) {
       {"master-addr", "HOST", "rank 0's address (its TCP store)", "127.0.0.1"},
       {"master-port", "PORT", "rank 0's TCP store port", "29500"},
       {"backend", "NAME", "gloo (CPU) or nccl (CUDA)", "gloo"},
+      {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [target, up, name = c.name](const Args& args, std::ostream& out) {
@@ -507,6 +509,7 @@ Command gan_command(GanTarget target) {
       throw UsageError("gigagan " + name + ": --clip is required (a train-clip run, a model package, or random)");
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
+    set_adaconv_impl(parse_adaconv_impl(args.get("adaconv")));
     const std::string config_path = resolve_config_path(args.get("config"));
     ModelConfig config = ModelConfig::load(config_path);
     GanTrainOptions o;
@@ -641,17 +644,37 @@ fs::path make_bench_dataset(int resolution, int count) {
 int train_bench(const Args& args, std::ostream& out) {
   init_runtime(args.get_int("threads"));
   const torch::Device device = parse_device(args.get("device"));
+  set_adaconv_impl(parse_adaconv_impl(args.get("adaconv")));
   std::vector<std::string> configs = args.get_all("config");
   if (configs.empty()) configs = {"tiny", "emoji64"};
   const int iters = std::max(1, args.get_int("iters")), warmup = std::max(0, args.get_int("warmup"));
   const double ref = args.get_double("reference-gflops");
   const std::string batches = args.has("batch") ? args.get("batch") : "16";
-  out << "runtime " << runtime_summary() << ", device " << device.str() << "\n";
-  out << "training step: G and D, all losses (MS-I/O, matching-aware, CLIP, vision-aided), lazy R1 every 16 "
-         "steps included pro rata\n";
+  out << "runtime " << runtime_summary() << ", device " << device.str() << ", adaptive conv "
+      << adaconv_impl_name(adaconv_impl()) << "\n";
+  if (args.get_double("gan-weight") > 0)
+    out << "training step: G and D, all losses (MS-I/O, matching-aware, CLIP, vision-aided), lazy R1 every 16 "
+           "steps included pro rata\n";
+  else
+    out << "training step: G only (gan weight 0: reconstruction and CLIP terms; D not run)\n";
+  GanTrainOptions step_options;  // the objective timed (the batch is set per measurement)
+  step_options.r1_interval = 16;
+  step_options.gan_weight = args.get_double("gan-weight");
+  step_options.recon_weight = args.get_double("recon-weight");
+  step_options.recon_samples = args.get_int("recon-samples");
+  step_options.clip_weight = args.get_double("clip-weight");
+  step_options.noise = args.get("noise");
+  step_options.validate();
   for (const auto& name : configs) {
     const ModelConfig config = ModelConfig::load(resolve_config_path(name));
     const fs::path data = make_bench_dataset(config.generator.resolution, 256);
+    struct RemoveOnExit {
+      fs::path dir;
+      ~RemoveOnExit() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+      }
+    } remove_data{data};
     RunFolder run(data / "run");
     for (const std::string& bs : {batches}) {
       for (size_t pos = 0; pos < bs.size();) {
@@ -667,9 +690,9 @@ int train_bench(const Args& args, std::ostream& out) {
         auto tokenizer = std::make_shared<Tokenizer>(load_clip_tokenizer((run.root() / "tokenizer").string(), config.clip));
         torch::manual_seed(1);
         ClipModel clip(config.clip);
-        GanTrainOptions o;
+        GanTrainOptions o = step_options;
         o.batch = batch;
-        o.r1_interval = 16;
+        o.validate();
         GanTrainer trainer(config, o, train, clip, tokenizer, device);
         // R1 runs every 16 steps: time 16 steps per iteration so it counts pro rata.
         for (int i = 0; i < warmup; ++i) trainer.step();
@@ -706,8 +729,6 @@ int train_bench(const Args& args, std::ostream& out) {
         out.flush();
       }
     }
-    std::error_code ec;
-    fs::remove_all(data, ec);
   }
   return 0;
 }

@@ -109,7 +109,7 @@ torch::Tensor AdaptiveConv2dImpl::forward_with(AdaConvImpl impl, const torch::Te
   const int64_t n = x_in.size(0);
   check_shape(w, {n, w_dim}, "AdaptiveConv2d w");
   TORCH_CHECK(out_gain > 0, "AdaptiveConv2d: out_gain must be positive");
-  if (impl == AdaConvImpl::Auto) impl = choose_impl(x_in);
+  if (impl == AdaConvImpl::Auto) impl = choose_impl(x_in, w);
   // Useful work, whatever the formulation.
   count_conv_flops(n, out_channels, in_channels, kernel_size, x_in.size(2) * up, x_in.size(3) * up);
 
@@ -370,13 +370,18 @@ AdaptiveConv2dImpl::InferenceCache AdaptiveConv2dImpl::inference_cache(const tor
   return cl_;
 }
 
-AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x) const {
+AdaConvImpl AdaptiveConv2dImpl::choose_impl(const torch::Tensor& x, const torch::Tensor& w) const {
   // CUDA: the grouped conv is StyleGAN2's fused modconv and cuDNN runs it well.
   if (!x.device().is_cpu()) return AdaConvImpl::Grouped;
   // Batch 1: one dense conv (PerSample), modulating the smaller of input and kernel.
   if (x.size(0) == 1) return AdaConvImpl::PerSample;
   // Nk == 1 (toRGB): Bank is StyleGAN2's non-fused modconv at the same FLOPs.
   if (num_kernels == 1) return AdaConvImpl::Bank;
+  // Training (gradients flow through the conv): the grouped conv's forward and
+  // backward beat N per-sample convs at every resolution, 64 px included.
+  const bool training = torch::GradMode::is_enabled() &&
+                        (weight.requires_grad() || x.requires_grad() || (w.defined() && w.requires_grad()));
+  if (training) return AdaConvImpl::Grouped;
   // CPU, batch > 1 (timings in README "Speed and memory"): oneDNN's grouped conv (groups = N) keeps up with N separate dense convs up
   // to 32 px, where each per-sample conv is too small to amortise its call
   // overhead; from 64 px the per-sample channels_last convs win. Bank (Nk x

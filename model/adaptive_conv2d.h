@@ -47,10 +47,13 @@ struct AdaptiveConv2dImpl : torch::nn::Module {
                              double out_gain = 1.0);
   // x: [N, C_in, H, W], w: [N, w_dim] -> act(out_gain * (conv + bias)) with the Auto choice.
   torch::Tensor forward_scaled(const torch::Tensor& x, const torch::Tensor& w, double out_gain);
-  // What Auto resolves to for input x (before upsampling) on x's device.
-  AdaConvImpl choose_impl(const torch::Tensor& x) const;
-  // CPU Auto rule for batch > 1 and Nk > 1: Grouped up to this output
-  // resolution, PerSample above (measured; see choose_impl in adaptive_conv2d.cpp).
+  // What Auto resolves to for input x (before upsampling) and styles w on x's
+  // device; a call is a training call when gradients flow through the conv
+  // (grad mode on and the bank, x or w requiring a gradient).
+  AdaConvImpl choose_impl(const torch::Tensor& x, const torch::Tensor& w = {}) const;
+  // CPU Auto rule for batch > 1 and Nk > 1 without gradients: Grouped up to
+  // this output resolution, PerSample above; in training Grouped at every
+  // resolution (measured; see choose_impl in adaptive_conv2d.cpp).
   static constexpr int64_t kGroupedMaxResolution = 32;
 
   int64_t in_channels, out_channels, kernel_size, w_dim, num_kernels;

@@ -136,6 +136,29 @@ class TestCli : public QObject {
     QVERIFY2(contains(r.out, "GFLOP/img") && contains(r.out, "from cached text"), r.out.c_str());
   }
 
+  // bench --train times the step a run takes: with --gan-weight 0 the
+  // reconstruction-only step runs G alone (no D phase), with the default the
+  // full GAN step runs D too; --adaconv picks the formulation it reports.
+  void benchTrainTimesTheRunsStep() {
+    const std::vector<std::string> common = {"bench", "--train", "--config", gg::test::config_path("tiny"), "--batch",
+                                             "2", "--iters", "1", "--warmup", "0", "--device", "cpu"};
+    auto with = [&](std::vector<std::string> extra) {
+      extra.insert(extra.begin(), common.begin(), common.end());
+      return run(extra);
+    };
+    const auto recon = with({"--gan-weight", "0", "--recon-weight", "1", "--recon-samples", "1", "--clip-weight", "0",
+                             "--noise", "none", "--adaconv", "grouped"});
+    QVERIFY2(recon.code == 0, recon.err.c_str());
+    QVERIFY2(contains(recon.out, "images/s") && contains(recon.out, "G step: backward") &&
+                 contains(recon.out, "adaptive conv grouped") && !contains(recon.out, "D step"),
+             recon.out.c_str());
+    const auto gan = with({});
+    QVERIFY2(gan.code == 0, gan.err.c_str());
+    QVERIFY2(contains(gan.out, "D step: backward") && contains(gan.out, "adaptive conv auto"), gan.out.c_str());
+    const auto bad = with({"--recon-samples", "-1"});
+    QVERIFY2(bad.code != 0 && contains(bad.err, "recon_samples"), bad.err.c_str());
+  }
+
   // --profile writes one Chrome trace per timed case, with the ops that ran.
   void benchProfileWritesTraces() {
     QTemporaryDir dir;

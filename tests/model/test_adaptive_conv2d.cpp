@@ -181,6 +181,8 @@ class TestAdaptiveConv2d : public QObject {
   }
 
   void auto_rule_on_cpu() {
+    // Without gradients (generation, the studio): by batch and resolution.
+    torch::NoGradGuard ng;
     AdaptiveConv2d rgb(8, 3, 1, 4, /*nk=*/1, false, 1, Activation::Linear);
     QCOMPARE(rgb->choose_impl(torch::zeros({4, 8, 16, 16})), AdaConvImpl::Bank);
     QCOMPARE(rgb->choose_impl(torch::zeros({1, 8, 16, 16})), AdaConvImpl::PerSample);
@@ -191,6 +193,30 @@ class TestAdaptiveConv2d : public QObject {
     AdaptiveConv2d up(8, 8, 3, 4, /*nk=*/4, true, /*up=*/2);
     QCOMPARE(up->choose_impl(torch::zeros({4, 8, 16, 16})), AdaConvImpl::Grouped);  // 32 px out
     QCOMPARE(up->choose_impl(torch::zeros({4, 8, 32, 32})), AdaConvImpl::PerSample);  // 64 px out
+  }
+
+  void auto_rule_on_cpu_in_training() {
+    // Gradients through the conv: grouped at every resolution from batch 2;
+    // batch 1 and toRGB (Nk == 1) as without gradients.
+    AdaptiveConv2d big(64, 64, 3, 4, /*nk=*/8);
+    AdaptiveConv2d rgb(8, 3, 1, 4, /*nk=*/1, false, 1, Activation::Linear);
+    QVERIFY(torch::GradMode::is_enabled() && big->weight.requires_grad());
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64})), AdaConvImpl::Grouped);
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 32, 32})), AdaConvImpl::Grouped);
+    QCOMPARE(big->choose_impl(torch::zeros({1, 64, 64, 64})), AdaConvImpl::PerSample);
+    QCOMPARE(rgb->choose_impl(torch::zeros({4, 8, 64, 64})), AdaConvImpl::Bank);
+    // Frozen weights (G's forward in D's step): only an input that needs a
+    // gradient makes it a training call.
+    big->weight.requires_grad_(false);
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64})), AdaConvImpl::PerSample);
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64}).requires_grad_(true)), AdaConvImpl::Grouped);
+    QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64}), torch::zeros({16, 4}).requires_grad_(true)),
+             AdaConvImpl::Grouped);
+    big->weight.requires_grad_(true);
+    {
+      torch::NoGradGuard ng;
+      QCOMPARE(big->choose_impl(torch::zeros({16, 64, 64, 64})), AdaConvImpl::PerSample);
+    }
   }
 
   void global_impl_switch() {
