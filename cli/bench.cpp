@@ -79,7 +79,7 @@ Command bench_command() {
       {"profile", "PREFIX",
        "also record the timed generator calls as Chrome traces, PREFIX-<config>-b<batch>-<case>.json (chrome://tracing, "
        "or scripts/profile-summary for self time by op)", ""},
-      {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
+      adaconv_option(),
       device_option(),
       threads_option(),
   };

@@ -121,6 +121,9 @@ double Args::get_double(const std::string& name) const {
 
 Option device_option() { return {"device", "NAME", "cpu, cuda, cuda:N or auto", "auto"}; }
 Option threads_option() { return {"threads", "N", "CPU threads (0 = all cores)", "0"}; }
+Option adaconv_option() {
+  return {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"};
+}
 
 std::vector<std::string> resource_dirs() {
   std::vector<std::string> dirs;

@@ -85,6 +85,7 @@ const std::vector<std::string>& invocation();
 // Shared options.
 Option device_option();
 Option threads_option();
+Option adaconv_option();  // the adaptive conv formulation (auto: by device, shape and training)
 // Where resources (configs, models) are looked up, in order: $GIGAGAN_RESOURCES,
 // <exe>/../share/gigagan/resources (installed), the source tree's resources/.
 std::vector<std::string> resource_dirs();

@@ -498,7 +498,7 @@ Command gan_command(GanTarget target) {
       {"master-addr", "HOST", "rank 0's address (its TCP store)", "127.0.0.1"},
       {"master-port", "PORT", "rank 0's TCP store port", "29500"},
       {"backend", "NAME", "gloo (CPU) or nccl (CUDA)", "gloo"},
-      {"adaconv", "IMPL", "adaptive conv implementation: auto, naive, per_sample, grouped, bank", "auto"},
+      adaconv_option(),
   };
   for (auto& o : loop_options()) c.options.push_back(o);
   c.run = [target, up, name = c.name](const Args& args, std::ostream& out) {
