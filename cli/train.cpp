@@ -461,6 +461,11 @@ Command gan_command(GanTarget target) {
       {"recon-samples", "K", "latents tried per image for --recon-weight (the closest one is trained); 0: z = 0 for "
                              "every G-step image (a caption -> image regression, to test whether G can learn its "
                              "training images)", "4"},
+      {"mode-seeking-weight", "F",
+       "mode-seeking term (Mao et al. 2019; not in the paper): each G-step image is drawn again with another z "
+       "and G pays F / (image distance / z distance); against seeds that all give one image (0: off; costs one "
+       "more G forward and backward per image)",
+       "0"},
       {"short-captions", "F",
        "share of captions shortened to the emoji's label, half of them with the style clause (\"pizza\", "
        "\"pizza, noto style\"): the short prompts users type",
@@ -525,6 +530,7 @@ Command gan_command(GanTarget target) {
     o.recon_samples = args.get_int("recon-samples");
     o.gan_weight = args.get_double("gan-weight");
     o.short_captions = args.get_double("short-captions");
+    o.mode_seeking_weight = args.get_double("mode-seeking-weight");
     o.clip_weight = args.get_double("clip-weight");
     o.vision_weight = args.get_double("vision-weight");
     o.ema_half_life_images = args.get_double("ema");
@@ -540,6 +546,8 @@ Command gan_command(GanTarget target) {
       throw UsageError("gigagan " + name + ": --noise is the base generator's (the upsampler has input noise only)");
     if (up && o.recon_weight > 0)
       throw UsageError("gigagan " + name + ": --recon-weight is the base generator's (the upsampler has --pixel-weight)");
+    if (up && o.mode_seeking_weight > 0)
+      throw UsageError("gigagan " + name + ": --mode-seeking-weight is the base generator's");
     if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GigaGAN paper)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);

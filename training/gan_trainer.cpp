@@ -35,6 +35,8 @@ void GanTrainOptions::validate() const {
                  "must be >= 0");
   config_require(recon_weight >= 0 && std::isfinite(recon_weight), "GanTrainOptions.recon_weight", "must be >= 0");
   config_require(gan_weight >= 0 && std::isfinite(gan_weight), "GanTrainOptions.gan_weight", "must be >= 0");
+  config_require(mode_seeking_weight >= 0 && std::isfinite(mode_seeking_weight), "GanTrainOptions.mode_seeking_weight",
+                 "must be >= 0 and finite");
   config_require(gan_weight > 0 || recon_weight > 0 || clip_weight > 0, "GanTrainOptions.gan_weight",
                  "is 0, so G needs another loss: recon_weight or clip_weight > 0");
   config_require(recon_samples >= 0 && recon_samples <= 64, "GanTrainOptions.recon_samples",
@@ -435,6 +437,9 @@ GanTrainer::StepInputs GanTrainer::prepare_step() {
   in.reals = up ? batch.images_hr.slice(0, begin, begin + per_rank).to(device_) : in.lows;
   in.z_g = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   in.z_d = draw_z(options_.batch).slice(0, begin, begin + per_rank);
+  // Drawn for the whole batch on every rank (same stream), then sliced; only when on, so runs without the
+  // term keep their z stream.
+  if (!up && options_.mode_seeking_weight > 0) in.z_ms = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
   if (!up && options_.recon_weight > 0) {
     in.real_levels = image_pyramid(in.reals, config_.generator.num_levels());
@@ -537,6 +542,16 @@ torch::Tensor GanTrainer::g_loss_micro(const StepInputs& in, int64_t a, int64_t 
     auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
     total = total + options_.pixel_weight * g_pixel;
     record(r, "g_pixel", g_pixel);
+  }
+  if (in.z_ms.defined()) {
+    std::vector<torch::Tensor> fake2;
+    {
+      PhaseTimer timer(timing(), "G step: mode-seeking G forward", 3);
+      fake2 = generate(false, in.z_ms.slice(0, a, b), t, in.lows.slice(0, a, b));
+    }
+    auto g_mode_seeking = mode_seeking_loss(fake[0], fake2[0], in.z_g.slice(0, a, b), in.z_ms.slice(0, a, b));
+    total = total + options_.mode_seeking_weight * g_mode_seeking;
+    record(r, "g_mode_seeking", g_mode_seeking);
   }
   if (!in.real_levels.empty()) {
     auto g_recon = recon_distance(fake, in.real_levels, a, b).mean();

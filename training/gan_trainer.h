@@ -74,6 +74,13 @@ struct GanTrainOptions {
   // the short prompts a user types are then captions the model was trained
   // on, and a prompt without a style word leaves the style to z.
   double short_captions = 0;
+  // Mode-seeking term (not in the paper; Mao et al., "Mode Seeking Generative
+  // Adversarial Networks for Diverse Image Synthesis", CVPR 2019): each G-step
+  // image is rendered a second time for the same caption with another z, and
+  // G pays weight / (ratio + 1e-5), ratio = mean |image_1 - image_2| / mean
+  // |z_1 - z_2|. It works against seeds of one prompt collapsing to one image.
+  // 0: off (no second render).
+  double mode_seeking_weight = 0;
   std::string augment = "translation,cutout";  // DiffAugment on real and fake alike ("" none)
   // G's per-layer noise in training: "" (the config's noise_mode_default),
   // "const" or "none". With "none" the noise strengths are held at 0, so the
@@ -94,7 +101,7 @@ GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, at
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
                d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight,
-               vision_backbone_weights)
+               vision_backbone_weights, mode_seeking_weight)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).
@@ -240,6 +247,7 @@ class GanTrainer : public TrainerBase {
     TextCache::Features text, text_hat;  // the captions' and the wrong captions' (c_hat) features
     torch::Tensor lows, reals;           // reals: the high-res images for the upsampler, else lows
     torch::Tensor z_g, z_d;              // latents of the G and D phases
+    torch::Tensor z_ms;                  // mode_seeking_weight > 0: the second latent of each G-step image
     std::vector<torch::Tensor> real_levels;  // recon_weight > 0: the reals' pyramid, as G's levels
     int micro_steps = 1;
     double share = 1.0;  // each micro-batch's share of the step's gradient

@@ -28,4 +28,13 @@ torch::Tensor r1_penalty(const torch::Tensor& outputs_sum, const std::vector<tor
   return total;
 }
 
+torch::Tensor mode_seeking_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& za,
+                                const torch::Tensor& zb, double eps) {
+  TORCH_CHECK(a.sizes() == b.sizes() && a.dim() >= 2, "mode_seeking_loss: images of different shapes");
+  TORCH_CHECK(za.sizes() == zb.sizes() && za.size(0) == a.size(0), "mode_seeking_loss: latents do not match the images");
+  const auto image_distance = (a - b).abs().flatten(1).mean(1);
+  const auto z_distance = (za - zb).abs().flatten(1).mean(1);
+  return (1.0 / (image_distance / z_distance + eps)).mean();
+}
+
 }  // namespace gg

@@ -22,4 +22,13 @@ torch::Tensor sum_over_pairs(const std::vector<torch::Tensor>& logits,
 // every input that requires grad; `outputs_sum` is the sum of real logits.
 torch::Tensor r1_penalty(const torch::Tensor& outputs_sum, const std::vector<torch::Tensor>& inputs);
 
+// Mode-seeking term (Mao et al. 2019, "Mode Seeking Generative Adversarial
+// Networks for Diverse Image Synthesis"), for G: images `a` and `b` rendered
+// for the same conditions from latents `za` and `zb` (row i with row i).
+// Per row, ratio = mean |a - b| / mean |za - zb|; returns the mean over rows
+// of 1 / (ratio + eps), which G minimises (the further apart a prompt's
+// images for distant latents, the lower).
+torch::Tensor mode_seeking_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& za,
+                                const torch::Tensor& zb, double eps = 1e-5);
+
 }  // namespace gg

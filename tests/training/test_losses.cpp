@@ -30,6 +30,33 @@ class TestLosses : public QObject {
     QVERIFY(std::abs(gg::sum_over_pairs(maps, gg::d_loss_fake).item<double>() - 3 * std::log(2.0)) < 1e-6);
   }
 
+  void modeSeekingKnownValues() {
+    // Row 0: images 0.5 apart everywhere, latents 2 apart -> ratio 0.25, loss 1 / 0.25 = 4.
+    // Row 1: images 1 apart, latents 1 apart -> ratio 1, loss 1. Mean 2.5 (eps 0).
+    auto a = torch::zeros({2, 3, 4, 4});
+    auto b = torch::cat({torch::full({1, 3, 4, 4}, 0.5), torch::full({1, 3, 4, 4}, -1.0)});
+    auto za = torch::cat({torch::full({1, 8}, 1.0), torch::zeros({1, 8})});
+    auto zb = torch::cat({torch::full({1, 8}, -1.0), torch::ones({1, 8})});
+    QVERIFY(std::abs(gg::mode_seeking_loss(a, b, za, zb, 0.0).item<double>() - 2.5) < 1e-6);
+    // The same images for different latents (collapse) cost 1 / eps; moving them apart lowers the loss.
+    auto x = torch::zeros({1, 3, 4, 4}, torch::requires_grad());
+    auto collapsed = gg::mode_seeking_loss(x, torch::zeros({1, 3, 4, 4}), torch::ones({1, 8}), torch::zeros({1, 8}));
+    QVERIFY(std::abs(collapsed.item<double>() - 1e5) < 1.0);
+    auto apart = torch::full({1, 3, 4, 4}, 0.1, torch::requires_grad());
+    auto loss = gg::mode_seeking_loss(apart, torch::zeros({1, 3, 4, 4}), torch::ones({1, 8}), torch::zeros({1, 8}));
+    loss.backward();
+    QVERIFY(loss.item<double>() < collapsed.item<double>());
+    QVERIFY(apart.grad().lt(0).all().item<bool>());  // descending the loss moves the images further apart
+    // Mismatched shapes are refused.
+    bool threw = false;
+    try {
+      gg::mode_seeking_loss(a, torch::zeros({2, 3, 2, 2}), za, zb);
+    } catch (const c10::Error&) {
+      threw = true;
+    }
+    QVERIFY(threw);
+  }
+
   void r1OfQuadraticIsKnown() {
     // D(x) = sum(a * x) -> grad = a, ||grad||^2 = sum(a^2) per sample.
     auto x = torch::randn({3, 2, 2}, torch::requires_grad());

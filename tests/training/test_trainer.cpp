@@ -432,6 +432,51 @@ class TestTrainer : public QObject {
     QVERIFY2(contains(bad.err, "recon_samples") && contains(bad.err, "[0, 64]"), bad.err.c_str());
   }
 
+  // --mode-seeking-weight: the term is reported for every G step, pushes a
+  // prompt's images for two latents apart, and a run with it still resumes
+  // exactly (its second latent comes from the shared z stream).
+  void modeSeekingTermIsReportedAndResumes() {
+    const fs::path a = root() / "ms-a", b = root() / "ms-b";
+    auto with = [](std::vector<std::string> args) {
+      args.insert(args.end(), {"--mode-seeking-weight", "0.01", "--recon-weight", "1", "--recon-samples", "2"});
+      return args;
+    };
+    auto ra = run(with(train_args(root() / "data", a, 16)));
+    QVERIFY2(ra.code == 0, ra.err.c_str());
+    int steps = 0;
+    for (const auto& e : events(ra.out))
+      if (e["event"] == "step") {
+        ++steps;
+        const double ms = e.at("losses").at("g_mode_seeking").get<double>();
+        QVERIFY2(std::isfinite(ms) && ms > 0, std::to_string(ms).c_str());
+      }
+    QCOMPARE(steps, 4);
+    auto rb1 = run(with(train_args(root() / "data", b, 8)));
+    QVERIFY2(rb1.code == 0, rb1.err.c_str());
+    auto rb2 = run(with(train_args(root() / "data", b, 16)));
+    QVERIFY2(rb2.code == 0, rb2.err.c_str());
+    const auto ca = gg::load_checkpoint((a / "checkpoints" / "ckpt-000000000016.safetensors").string());
+    const auto cb = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000016.safetensors").string());
+    for (const char* prefix : {"G.", "D."}) {
+      int n = 0;
+      const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
+      QVERIFY2(n > 0 && d == 0.0, (std::string(prefix) + " differs by " + std::to_string(d)).c_str());
+    }
+    // Without the term, nothing of it is reported.
+    auto off = run(train_args(root() / "data", root() / "ms-off", 4));
+    QVERIFY2(off.code == 0, off.err.c_str());
+    for (const auto& e : events(off.out))
+      if (e["event"] == "step") QVERIFY(!e.at("losses").contains("g_mode_seeking"));
+    auto neg = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", "random", "--out",
+                    (root() / "ms-bad").string(), "--images", "4", "--mode-seeking-weight", "-1"});
+    QCOMPARE(neg.code, 1);
+    QVERIFY2(contains(neg.err, "mode_seeking_weight"), neg.err.c_str());
+    auto up = run({"train-upsampler", "--data", (root() / "data").string(), "--config", "tiny", "--clip", "random",
+                   "--out", (root() / "ms-up").string(), "--images", "4", "--mode-seeking-weight", "1"});
+    QCOMPARE(up.code, 2);
+    QVERIFY2(contains(up.err, "--mode-seeking-weight"), up.err.c_str());
+  }
+
   // `train-upsampler` runs its own losses (perceptual and pixel terms, no
   // vision-aided D), can switch the pixel term off, and exports a loadable
   // upsampler.
