@@ -441,6 +441,11 @@ Command gan_command(GanTarget target) {
       {"config", "NAME", "model preset (tiny, emoji64, paper) or JSON file", "emoji64"},
       {"clip", "SPEC", "frozen CLIP: train-clip run folder, model package, clip .safetensors, or random", ""},
       {"init", "FILE", "start G from this package or generator/checkpoint file (fine-tuning)", ""},
+      {"widen", "",
+       "--init's G may have fewer channels per level than --config's: its weights fill the leading channels and "
+       "the new channels start with zero weights into the next layer, so G draws the same at the start "
+       "(Net2Net; levels without attention only)",
+       ""},
       {"batch", "N", "images per step (all ranks)", "32"},
       {"micro-batch", "N", "images per forward/backward (gradient accumulation); 0: whole batch", "0"},
       {"lr", "F", "learning rate of G and D (Adam, betas 0, 0.99)", "2e-3"},
@@ -548,6 +553,8 @@ Command gan_command(GanTarget target) {
       throw UsageError("gigagan " + name + ": --recon-weight is the base generator's (the upsampler has --pixel-weight)");
     if (up && o.mode_seeking_weight > 0)
       throw UsageError("gigagan " + name + ": --mode-seeking-weight is the base generator's");
+    if (args.flag("widen") && (up || !args.has("init")))
+      throw UsageError("gigagan " + name + ": --widen widens the base generator given by --init");
     if (up) o.vision_weight = 0;  // the upsampler has no vision-aided D (GigaGAN paper)
     o.validate();
     LoopOptions loop = parse_loop(args, 1000000, 50000);
@@ -587,10 +594,12 @@ Command gan_command(GanTarget target) {
       }
       Checkpoint ck = load_checkpoint(file);
       if (ck.kind == "train-state" && !up) d_file = file;  // its D too
-      trainer.init_generator(ema_network_weights(ck, up ? "upsampler" : "generator", file).tensors, file);
+      NetworkWeights g = ema_network_weights(ck, up ? "upsampler" : "generator", file);
+      trainer.init_generator(g.tensors, file, args.flag("widen") ? g.config : json());
       bool heads = false;  // the vision-aided heads came with D (same backbone and layers)
       if (!d_file.empty()) heads = trainer.init_discriminator(d_file == file ? ck : load_checkpoint(d_file), d_file);
-      init = {{"generator", file}, {"discriminator", d_file.empty() ? json() : json(d_file)},
+      init = {{"generator", file}, {"widened", args.flag("widen")},
+              {"discriminator", d_file.empty() ? json() : json(d_file)},
               {"vision_aided_heads", heads ? "from the discriminator" : "fresh"}};
     }
     return drive(trainer, run, loop, args,

@@ -10,6 +10,7 @@
 #include "losses.h"
 #include "model_io.h"
 #include "package.h"
+#include "widen.h"
 
 namespace gg {
 
@@ -267,10 +268,23 @@ void GanTrainer::start_loader(int64_t position) {
                  options_.short_captions);
 }
 
-void GanTrainer::init_generator(const TensorMap& generator, const std::string& source) {
+void GanTrainer::init_generator(const TensorMap& generator, const std::string& source, const json& widen_from) {
   torch::NoGradGuard ng;
-  load_state_dict_strict(net(), generator, source);
-  load_state_dict_strict(net_ema(), generator, source);
+  if (widen_from.is_null()) {
+    load_state_dict_strict(net(), generator, source);
+    load_state_dict_strict(net_ema(), generator, source);
+  } else {
+    if (target_ != GanTarget::Base) throw ConfigError("widening an --init generator: only the base GAN trainer widens");
+    GeneratorConfig narrow;
+    try {
+      narrow = widen_from.get<GeneratorConfig>();
+      narrow.validate();
+    } catch (const std::exception& e) {
+      throw CheckpointError("'" + source + "' carries no usable generator config to widen from: " + e.what());
+    }
+    widen_generator(G_, narrow, generator, source);
+    load_state_dict_strict(net_ema(), state_dict(net()), source);  // the EMA starts as G, new channels included
+  }
   hold_noise_strengths();
 }
 

@@ -179,8 +179,11 @@ class GanTrainer : public TrainerBase {
   void scale_learning_rate(double factor) override;
   const Dataset* training_data() const override { return train_.get(); }
 
-  // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required.
-  void init_generator(const TensorMap& generator, const std::string& source);
+  // Starts the trained network (and its EMA) from these weights (fine-tuning); same config required,
+  // except with `widen_from` (the weights' generator config): then they may be
+  // narrower than this run's generator and are widened keeping G's function
+  // (widen.h; base GAN only).
+  void init_generator(const TensorMap& generator, const std::string& source, const json& widen_from = json());
   // Fine-tuning: D (and the vision-aided heads) from a "discriminator"
   // checkpoint (a package's discriminator.safetensors) or a `gigagan train`
   // checkpoint; D's config must be this run's.

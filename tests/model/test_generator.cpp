@@ -6,6 +6,7 @@
 
 #include "generator.h"
 #include "test_support.h"
+#include "widen.h"
 
 using namespace gg;
 
@@ -275,6 +276,53 @@ class TestGenerator : public QObject {
     if (f == "channels_entry") c.channels[1] = 0;
     GG_VERIFY_THROWS_WITH(c.validate(), ConfigError, needle.toStdString());
     GG_VERIFY_THROWS_WITH(Generator{c}, ConfigError, needle.toStdString());
+  }
+
+  // Net2Net widening (widen.h): the wider G draws exactly what the narrow one
+  // drew, its new channels get gradients, and what cannot be widened is refused.
+  void widenKeepsTheFunctionAndLearns() {
+    const auto c = tiny_config(64);  // levels 4..64 px, attention at 8 px only
+    Generator narrow(c);
+    {
+      torch::NoGradGuard ng;  // move every weight off its initial value (zero biases would hide errors)
+      for (auto& p : narrow->parameters()) p.add_(torch::randn_like(p) * 0.1);
+    }
+    auto wide_config = c;
+    wide_config.channels = {16, 16, 24, 16, 12};  // 16, 32 and 64 px grow
+    Generator wide(wide_config);
+    widen_generator(wide, c, state_dict(*narrow), "narrow");
+    auto in = make_inputs(c, 3);
+    auto a = narrow->forward(in.z, in.tokens, in.eot);
+    auto b = wide->forward(in.z, in.tokens, in.eot);
+    QCOMPARE(a.size(), b.size());
+    for (size_t l = 0; l < a.size(); ++l) QVERIFY2(test::max_abs_diff(a[l], b[l]) < 1e-5, std::to_string(l).c_str());
+    // The narrow weights sit in the leading slices, scaled by sqrt(in_wide / in_narrow).
+    auto nw = state_dict(*narrow).at("synthesis.b64.block1.conv.weight");  // [4, 8, 8, 3, 3]
+    auto ww = state_dict(*wide).at("synthesis.b64.block1.conv.weight");    // [4, 12, 12, 3, 3]
+    QCOMPARE(ww.sizes().vec(), (std::vector<int64_t>{4, 12, 12, 3, 3}));
+    QVERIFY(test::max_abs_diff(ww.narrow(1, 0, 8).narrow(2, 0, 8), nw * std::sqrt(12.0 / 8.0)) < 1e-6);
+    QCOMPARE(ww.narrow(2, 8, 4).abs().max().item<double>(), 0.0);  // nothing flows out of a new channel yet
+    QVERIFY(ww.narrow(1, 8, 4).abs().max().item<double>() > 0.1);  // new channels compute something
+    // Gradients reach the zero weights out of the new channels, so they learn.
+    b[0].square().mean().backward();
+    auto named = wide->named_parameters();
+    QVERIFY(named["synthesis.b64.block1.conv.weight"].grad().narrow(2, 8, 4).abs().max().item<double>() > 0);
+    QVERIFY(named["synthesis.b64.torgb.weight"].grad().narrow(2, 8, 4).abs().max().item<double>() > 0);
+
+    // A level with attention mixes every channel: refused, naming it.
+    auto attention_wider = c;
+    attention_wider.channels = {16, 32, 16, 8, 8};
+    Generator g2(attention_wider);
+    GG_VERIFY_THROWS_WITH(widen_generator(g2, c, state_dict(*narrow), "narrow"), ConfigError, "8 px");
+    // Anything but widths differing, or fewer channels: refused.
+    auto other = wide_config;
+    other.w_dim = 48;
+    Generator g3(other);
+    GG_VERIFY_THROWS_WITH(widen_generator(g3, c, state_dict(*narrow), "narrow"), ConfigError, "only channel widths");
+    auto thinner = c;
+    thinner.channels = {16, 16, 16, 8, 4};
+    Generator g4(thinner);
+    GG_VERIFY_THROWS_WITH(widen_generator(g4, c, state_dict(*narrow), "narrow"), ConfigError, "cannot remove");
   }
 
   void json_round_trip() {
