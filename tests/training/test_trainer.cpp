@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
@@ -14,6 +15,7 @@
 #include "cli_support.h"
 #include "clip_trainer.h"
 #include "evaluate.h"
+#include "generator.h"
 #include "model_io.h"
 #include "package.h"
 #include "run.h"
@@ -71,6 +73,19 @@ double max_diff(const gg::TensorMap& a, const gg::TensorMap& b, const std::strin
   return worst;
 }
 
+// "" when checkpoints `a` and `b` hold equal tensors under every prefix (at
+// least one each), else what differs.
+std::string weight_difference(const fs::path& a, const fs::path& b, std::initializer_list<const char*> prefixes) {
+  const auto ca = gg::load_checkpoint(a.string()), cb = gg::load_checkpoint(b.string());
+  for (const char* prefix : prefixes) {
+    int n = 0;
+    const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
+    if (n == 0) return std::string(prefix) + ": no tensors";
+    if (d != 0.0) return std::string(prefix) + " differs by " + std::to_string(d);
+  }
+  return "";
+}
+
 }  // namespace
 
 class TestTrainer : public QObject {
@@ -98,14 +113,11 @@ class TestTrainer : public QObject {
     QCOMPARE(ev.front().value("event", ""), std::string("start"));
     QVERIFY(ev.front().value("resumed", false));
     QCOMPARE(ev.front().value("images", -1), 20);
-    const auto ca = gg::load_checkpoint((a / "checkpoints" / "ckpt-000000000040.safetensors").string());
-    const auto cb = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000040.safetensors").string());
-    for (const char* prefix : {"G.", "G_ema.", "D.", "VA.", "adam_g.", "adam_d.", "rng."}) {
-      int n = 0;
-      const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
-      QVERIFY2(n > 0, prefix);
-      QVERIFY2(d == 0.0, (std::string(prefix) + " differs by " + std::to_string(d)).c_str());
-    }
+    const fs::path ckpt = fs::path("checkpoints") / "ckpt-000000000040.safetensors";
+    const std::string diff =
+        weight_difference(a / ckpt, b / ckpt, {"G.", "G_ema.", "D.", "VA.", "adam_g.", "adam_d.", "rng."});
+    QVERIFY2(diff.empty(), diff.c_str());
+    const auto ca = gg::load_checkpoint((a / ckpt).string());
     // Training moved the weights (the comparison is not between two copies of the init).
     const auto c20 = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000020.safetensors").string());
     int n = 0;
@@ -362,13 +374,9 @@ class TestTrainer : public QObject {
     QVERIFY2(rb1.code == 0, rb1.err.c_str());
     auto rb2 = run(with(train_args(root() / "data", b, 160)));
     QVERIFY2(rb2.code == 0, rb2.err.c_str());
-    const auto ca = gg::load_checkpoint((a / "checkpoints" / "ckpt-000000000160.safetensors").string());
-    const auto cb = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000160.safetensors").string());
-    for (const char* prefix : {"G.", "G_ema.", "D."}) {
-      int n = 0;
-      const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
-      QVERIFY2(n > 0 && d == 0.0, (std::string(prefix) + " differs by " + std::to_string(d)).c_str());
-    }
+    const fs::path ckpt = fs::path("checkpoints") / "ckpt-000000000160.safetensors";
+    const std::string diff = weight_difference(a / ckpt, b / ckpt, {"G.", "G_ema.", "D."});
+    QVERIFY2(diff.empty(), diff.c_str());
     // --gan-weight 0: reconstruction only; D is never run, so it keeps its
     // initial weights however long G trains, and no D loss is reported.
     const fs::path r8 = root() / "recon-only-8", r16 = root() / "recon-only-16";
@@ -455,13 +463,9 @@ class TestTrainer : public QObject {
     QVERIFY2(rb1.code == 0, rb1.err.c_str());
     auto rb2 = run(with(train_args(root() / "data", b, 16)));
     QVERIFY2(rb2.code == 0, rb2.err.c_str());
-    const auto ca = gg::load_checkpoint((a / "checkpoints" / "ckpt-000000000016.safetensors").string());
-    const auto cb = gg::load_checkpoint((b / "checkpoints" / "ckpt-000000000016.safetensors").string());
-    for (const char* prefix : {"G.", "D."}) {
-      int n = 0;
-      const double d = max_diff(ca.tensors, cb.tensors, prefix, &n);
-      QVERIFY2(n > 0 && d == 0.0, (std::string(prefix) + " differs by " + std::to_string(d)).c_str());
-    }
+    const fs::path ckpt = fs::path("checkpoints") / "ckpt-000000000016.safetensors";
+    const std::string diff = weight_difference(a / ckpt, b / ckpt, {"G.", "D."});
+    QVERIFY2(diff.empty(), diff.c_str());
     // Without the term, nothing of it is reported.
     auto off = run(train_args(root() / "data", root() / "ms-off", 4));
     QVERIFY2(off.code == 0, off.err.c_str());
@@ -475,6 +479,59 @@ class TestTrainer : public QObject {
                    "--out", (root() / "ms-up").string(), "--images", "4", "--mode-seeking-weight", "1"});
     QCOMPARE(up.code, 2);
     QVERIFY2(contains(up.err, "--mode-seeking-weight"), up.err.c_str());
+  }
+
+  // --widen: a wider --config starts from a narrower package's G with the
+  // same function (the EMA G too), and its D; without --widen the shapes are
+  // refused, naming a tensor.
+  void widenStartsAWiderGeneratorFromAPackage() {
+    const fs::path base = root() / "widen-base", pkg = base / "package";
+    auto rb = run(train_args(root() / "data", base, 8));
+    QVERIFY2(rb.code == 0, rb.err.c_str());
+    gg::json config = gg::json::parse(std::ifstream(gg::test::config_path("tiny")));
+    config["name"] = "tiny-wide";
+    config["generator"]["channels"] = {32, 32, 24};  // the 16 px level (no attention) grows from 16
+    const fs::path wide_config = root() / "tiny-wide.json";
+    std::ofstream(wide_config) << config.dump();
+    auto wide_args = [&](const fs::path& out, bool widen) {
+      auto args = train_args(root() / "data", out, 8);
+      *(std::find(args.begin(), args.end(), "tiny")) = wide_config.string();
+      args.insert(args.end(), {"--init", pkg.string(), "--d-warmup", "8", "--ema-rampup", "0"});
+      if (widen) args.push_back("--widen");
+      return args;
+    };
+    auto r = run(wide_args(root() / "widen", true));
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QVERIFY(events(r.out).front().at("init").at("widened").get<bool>());
+    // G waited for D, so both G and its EMA still draw what the package draws.
+    const auto ck = gg::load_checkpoint((root() / "widen" / "checkpoints" / "ckpt-000000000008.safetensors").string());
+    gg::GeneratorConfig narrow_config;
+    auto narrow = gg::load_network<gg::GeneratorConfig, gg::Generator>((pkg / "generator.safetensors").string(),
+                                                                         "generator", torch::kCPU, &narrow_config);
+    const auto wide_gc = config.at("generator").get<gg::GeneratorConfig>();
+    torch::manual_seed(3);
+    auto z = torch::randn({2, narrow_config.z_dim});
+    auto tokens = torch::randn({2, narrow_config.context_length, narrow_config.text_input_dim});
+    auto eot = torch::full({2}, narrow_config.context_length - 1, torch::kLong);
+    torch::NoGradGuard ng;
+    const auto want = narrow->forward(z, tokens, eot);
+    for (const char* prefix : {"G.", "G_ema."}) {
+      gg::Generator wide(wide_gc);
+      gg::load_state_dict_strict(*wide, gg::select_prefix(ck.tensors, prefix), prefix);
+      QCOMPARE(wide->config.channels.back(), 24);
+      const auto got = wide->forward(z, tokens, eot);
+      QVERIFY2(gg::test::max_abs_diff(got[0], want[0]) < 1e-5, prefix);
+    }
+    int n = 0;
+    QVERIFY(max_diff(gg::load_checkpoint((pkg / "discriminator.safetensors").string()).tensors, ck.tensors, "D.", &n) > 0 &&
+            n > 0);  // D trained from the package's D
+    auto refused = run(wide_args(root() / "widen-no", false));
+    QCOMPARE(refused.code, 1);
+    QVERIFY2(contains(refused.err, "synthesis.b16.") && contains(refused.err, "shape"), refused.err.c_str());
+    auto no_init = run({"train", "--data", (root() / "data").string(), "--config", wide_config.string(), "--clip",
+                        "random", "--out", (root() / "widen-bare").string(), "--images", "4", "--widen"});
+    QCOMPARE(no_init.code, 2);
+    QVERIFY2(contains(no_init.err, "--widen"), no_init.err.c_str());
   }
 
   // `train-upsampler` runs its own losses (perceptual and pixel terms, no
