@@ -42,8 +42,23 @@ Command package_command() {
     if (args.has("generator")) {
       const std::string f = args.get("generator");
       const NetworkWeights g = ema_network_weights(load_checkpoint(f), "generator", f);
-      if (g.config != json(pkg.generator->config))
-        throw ConfigError("--generator '" + f + "' was built with another generator config than the base package's");
+      if (g.config != json(pkg.generator->config)) {
+        // Another architecture (e.g. widened by `train --widen`): built from its
+        // own config; check_package_fit below checks it against the other parts.
+        GeneratorConfig gc;
+        try {
+          gc = g.config.get<GeneratorConfig>();
+          gc.validate();
+        } catch (const std::exception& e) {
+          throw CheckpointError("--generator '" + f + "' carries an invalid generator config: " + e.what());
+        }
+        const bool base_d = pkg.discriminator || !pkg.discriminator_file.empty();
+        if (base_d && !args.has("discriminator") && !args.flag("no-discriminator"))
+          throw ConfigError("--generator '" + f + "' has another generator config than the base package's, whose "
+                            "discriminator was trained with the old one: give --discriminator (e.g. the same "
+                            "checkpoint) or --no-discriminator");
+        pkg.generator = Generator(gc);
+      }
       torch::NoGradGuard no_grad;
       load_state_dict_strict(*pkg.generator, g.tensors, f);
     }

@@ -87,7 +87,8 @@ void widen_generator(Generator& wide, const GeneratorConfig& narrow_config, cons
     if (!(diff <= 1e-4 * scale)) {
       std::string grown;
       for (size_t k = 0; k < c.channels.size(); ++k)
-        if (wide->config.channels[k] != c.channels[k]) grown += (grown.empty() ? "" : ", ") + std::to_string(4 << k) + " px";
+        if (wide->config.channels[k] != c.channels[k])
+          grown += (grown.empty() ? "" : ", ") + std::to_string(4 << k) + " px";
       throw ConfigError("'" + source + "': widening level(s) " + grown +
                         " changes the generator's output (by " + std::to_string(diff) + " at pyramid level " +
                         std::to_string(l) +

@@ -523,8 +523,19 @@ class TestTrainer : public QObject {
       QVERIFY2(gg::test::max_abs_diff(got[0], want[0]) < 1e-5, prefix);
     }
     int n = 0;
-    QVERIFY(max_diff(gg::load_checkpoint((pkg / "discriminator.safetensors").string()).tensors, ck.tensors, "D.", &n) > 0 &&
-            n > 0);  // D trained from the package's D
+    const auto pkg_d = gg::load_checkpoint((pkg / "discriminator.safetensors").string());
+    QVERIFY(max_diff(pkg_d.tensors, ck.tensors, "D.", &n) > 0 && n > 0);  // D trained from the package's D
+    // `package` takes the wider G (with its D; the base package's D belongs to the narrow G).
+    const std::string ck_file = (root() / "widen" / "checkpoints" / "ckpt-000000000008.safetensors").string();
+    auto p = run({"package", "--base", pkg.string(), "--generator", ck_file, "--discriminator", ck_file, "--out",
+                  (root() / "widen-pkg").string()});
+    QVERIFY2(p.code == 0, p.err.c_str());
+    QCOMPARE(gg::load_package((root() / "widen-pkg").string()).generator->config.channels.back(), 24);
+    auto p_old_d = run({"package", "--base", pkg.string(), "--generator", ck_file, "--out",
+                        (root() / "widen-pkg-bad").string()});
+    QCOMPARE(p_old_d.code, 1);
+    QVERIFY2(contains(p_old_d.err, "--discriminator") && contains(p_old_d.err, "--no-discriminator"),
+             p_old_d.err.c_str());
     auto refused = run(wide_args(root() / "widen-no", false));
     QCOMPARE(refused.code, 1);
     QVERIFY2(contains(refused.err, "synthesis.b16.") && contains(refused.err, "shape"), refused.err.c_str());
