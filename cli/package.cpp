@@ -45,13 +45,7 @@ Command package_command() {
       if (g.config != json(pkg.generator->config)) {
         // Another architecture (e.g. widened by `train --widen`): built from its
         // own config; check_package_fit below checks it against the other parts.
-        GeneratorConfig gc;
-        try {
-          gc = g.config.get<GeneratorConfig>();
-          gc.validate();
-        } catch (const std::exception& e) {
-          throw CheckpointError("--generator '" + f + "' carries an invalid generator config: " + e.what());
-        }
+        const GeneratorConfig gc = config_from_json<GeneratorConfig>(g.config, f, "generator");
         const bool base_d = pkg.discriminator || !pkg.discriminator_file.empty();
         if (base_d && !args.has("discriminator") && !args.flag("no-discriminator"))
           throw ConfigError("--generator '" + f + "' has another generator config than the base package's, whose "

@@ -20,19 +20,26 @@ void save_network(const std::string& path, const std::string& kind, const Config
   save_checkpoint(path, ck, storage);
 }
 
+// Reads `j` as a `kind` config of the file `path` and validates it; throws
+// CheckpointError naming the file when it is invalid.
+template <class Config>
+Config config_from_json(const json& j, const std::string& path, const std::string& kind) {
+  try {
+    Config config = j.get<Config>();
+    config.validate();
+    return config;
+  } catch (const ConfigError& e) {
+    throw CheckpointError("'" + path + "' carries an invalid " + kind + " config: " + e.what());
+  }
+}
+
 // Reads the config embedded in a checkpoint of `kind`; throws CheckpointError
 // when the file holds another kind or an invalid config.
 template <class Config>
 Config checkpoint_config(const Checkpoint& ck, const std::string& path, const std::string& kind) {
   if (ck.kind != kind)
     throw CheckpointError("'" + path + "' holds a " + ck.kind + ", not a " + kind);
-  try {
-    Config config = ck.config.get<Config>();
-    config.validate();
-    return config;
-  } catch (const ConfigError& e) {
-    throw CheckpointError("'" + path + "' carries an invalid " + kind + " config: " + e.what());
-  }
+  return config_from_json<Config>(ck.config, path, kind);
 }
 
 // Builds ModuleHolder(config) from the file's own config and loads its weights

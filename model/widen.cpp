@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "errors.h"
-#include "shape_check.h"
 
 namespace gg {
 namespace {
@@ -35,27 +34,14 @@ void widen_generator(Generator& wide, const GeneratorConfig& narrow_config, cons
   Generator reference(narrow_config);
   load_state_dict_strict(*reference, narrow, source);
 
+  // The reference load checked `narrow`'s names and shapes against its config;
+  // channels do not change names, and only grow, so every tensor of `wide` has
+  // a twin in `narrow` of the same rank, no larger in any dimension.
   TensorMap targets = state_dict(*wide);
-  for (const auto& [name, src] : narrow) {
-    auto it = targets.find(name);
-    if (it == targets.end())
-      throw CheckpointError("'" + source + "' has tensor '" + name + "' that the wider generator does not have");
-  }
   for (auto& [name, dst] : targets) {
-    auto it = narrow.find(name);
-    if (it == narrow.end())
-      throw CheckpointError("'" + source + "' lacks tensor '" + name + "' (shape " + shape_str(dst.sizes()) + ")");
-    const torch::Tensor& src = it->second;
-    if (src.dim() != dst.dim())
-      throw CheckpointError("'" + source + "': tensor '" + name + "' has shape " + shape_str(src.sizes()) +
-                            ", the wider generator " + shape_str(dst.sizes()));
+    const torch::Tensor& src = narrow.at(name);
     torch::Tensor slice = dst;
-    for (int64_t d = 0; d < src.dim(); ++d) {
-      if (src.size(d) > dst.size(d))
-        throw CheckpointError("'" + source + "': tensor '" + name + "' has shape " + shape_str(src.sizes()) +
-                              ", larger than the wider generator's " + shape_str(dst.sizes()));
-      slice = slice.narrow(d, 0, src.size(d));
-    }
+    for (int64_t d = 0; d < src.dim(); ++d) slice = slice.narrow(d, 0, src.size(d));
     torch::Tensor value = src.to(dst.dtype());
     const bool adaconv_weight = dst.dim() == 5;  // AdaptiveConv2d: [N, out, in, k, k]
     if (adaconv_weight && dst.size(2) > src.size(2)) {

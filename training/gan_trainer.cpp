@@ -275,14 +275,7 @@ void GanTrainer::init_generator(const TensorMap& generator, const std::string& s
     load_state_dict_strict(net_ema(), generator, source);
   } else {
     if (target_ != GanTarget::Base) throw ConfigError("widening an --init generator: only the base GAN trainer widens");
-    GeneratorConfig narrow;
-    try {
-      narrow = widen_from.get<GeneratorConfig>();
-      narrow.validate();
-    } catch (const std::exception& e) {
-      throw CheckpointError("'" + source + "' carries no usable generator config to widen from: " + e.what());
-    }
-    widen_generator(G_, narrow, generator, source);
+    widen_generator(G_, config_from_json<GeneratorConfig>(widen_from, source, "generator"), generator, source);
     load_state_dict_strict(net_ema(), state_dict(net()), source);  // the EMA starts as G, new channels included
   }
   hold_noise_strengths();
