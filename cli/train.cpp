@@ -461,6 +461,10 @@ Command gan_command(GanTarget target) {
        "paired reconstruction: L1 (mean over the pyramid levels) between G's image for a real image's caption and "
        "that image, on the best of --recon-samples latents (not in the paper; 0: off)",
        "0"},
+      {"recon-max-size", "PX",
+       "--recon-weight's L1 (and its choice of latent) on the pyramid levels of at most PX pixels only, e.g. 16: "
+       "the layout and colours of the real image, the detail left to D (0: every level)",
+       "0"},
       {"gan-weight", "F",
        "weight of G's adversarial terms (0: reconstruction only, D is not run; needs --recon-weight)", "1"},
       {"recon-samples", "K", "latents tried per image for --recon-weight (the closest one is trained); 0: z = 0 for "
@@ -533,6 +537,7 @@ Command gan_command(GanTarget target) {
     o.match_style_negatives = args.get_double("match-style-negatives");
     o.recon_weight = args.get_double("recon-weight");
     o.recon_samples = args.get_int("recon-samples");
+    o.recon_max_size = args.get_int("recon-max-size");
     o.gan_weight = args.get_double("gan-weight");
     o.short_captions = args.get_double("short-captions");
     o.mode_seeking_weight = args.get_double("mode-seeking-weight");

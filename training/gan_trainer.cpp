@@ -40,6 +40,8 @@ void GanTrainOptions::validate() const {
                  "must be >= 0 and finite");
   config_require(gan_weight > 0 || recon_weight > 0 || clip_weight > 0, "GanTrainOptions.gan_weight",
                  "is 0, so G needs another loss: recon_weight or clip_weight > 0");
+  config_require(recon_max_size >= 0, "GanTrainOptions.recon_max_size",
+                 "must be >= 0 (0: every level), got " + std::to_string(recon_max_size));
   config_require(recon_samples >= 0 && recon_samples <= 64, "GanTrainOptions.recon_samples",
                  "must be in [0, 64], got " + std::to_string(recon_samples));
   config_require(short_captions >= 0 && short_captions <= 1, "GanTrainOptions.short_captions",
@@ -163,6 +165,9 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     throw ConfigError("GanTrainOptions.micro_batch (" + std::to_string(micro_) + ") must divide the batch per rank (" +
                       std::to_string(per_rank) + ")");
   const bool up = target_ == GanTarget::Upsampler;
+  if (!up && options_.recon_weight > 0 && options_.recon_max_size > 0 && options_.recon_max_size < 4)
+    throw ConfigError("GanTrainOptions.recon_max_size (" + std::to_string(options_.recon_max_size) +
+                      " px) leaves no pyramid level for the reconstruction term: the smallest level is 4 px");
   const int want = up ? config_.upsampler.input_resolution : config_.generator.resolution;
   if (train_->options().resolution != want)
     throw ConfigError("the dataset is opened at " + std::to_string(train_->options().resolution) + " px but the " +
@@ -361,15 +366,20 @@ void GanTrainer::set_requires_grad(bool g_trains) {
 
 torch::Tensor GanTrainer::recon_distance(const std::vector<torch::Tensor>& fake, const std::vector<torch::Tensor>& real,
                                          int64_t a, int64_t b) const {
-  // Mean absolute difference per image at every pyramid level, averaged over
-  // the levels: the coarse levels weigh the layout as much as 64 px weighs detail.
+  // Mean absolute difference per image at every pyramid level (up to
+  // recon_max_size px), averaged over the levels: the coarse levels weigh the
+  // layout as much as 64 px weighs detail.
   TORCH_CHECK(fake.size() == real.size(), "recon: ", fake.size(), " generated levels against ", real.size(), " real");
   torch::Tensor d;
+  int used = 0;
   for (size_t l = 0; l < fake.size(); ++l) {
+    if (options_.recon_max_size > 0 && fake[l].size(-1) > options_.recon_max_size) continue;
     auto e = (fake[l] - real[l].slice(0, a, b)).abs().flatten(1).mean(1);
     d = d.defined() ? d + e : e;
+    ++used;
   }
-  return d / static_cast<double>(fake.size());
+  TORCH_CHECK(used > 0, "recon: no pyramid level of at most ", options_.recon_max_size, " px");
+  return d / static_cast<double>(used);
 }
 
 torch::Tensor GanTrainer::choose_recon_z(const torch::Tensor& candidates, const TextCache::Features& text,

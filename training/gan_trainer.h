@@ -62,6 +62,11 @@ struct GanTrainOptions {
   // so a caption's images are pulled towards its real image without every z
   // being pulled to it (seeds keep their differences).
   double recon_weight = 0;
+  // The reconstruction term (and the choice among recon_samples latents)
+  // sees only the pyramid levels of at most this many pixels (0: every
+  // level). A term on the coarse levels alone holds the layout and colours
+  // of a caption's real image and leaves the detail to the adversarial game.
+  int recon_max_size = 0;
   // Weight of G's adversarial terms (V_MSIO, matching-aware, vision-aided).
   // 0: a reconstruction-only phase: D and its R1 are not run at all.
   double gan_weight = 1;
@@ -101,7 +106,7 @@ GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, at
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
                d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight,
-               vision_backbone_weights, mode_seeking_weight)
+               vision_backbone_weights, mode_seeking_weight, recon_max_size)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).

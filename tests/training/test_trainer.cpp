@@ -410,7 +410,8 @@ class TestTrainer : public QObject {
     QVERIFY(contains(up.err, "--recon-weight"));
   }
 
-  // --recon-samples 0: every G-step image is drawn with z = 0. With the whole
+  // --recon-samples 0: every G-step image is drawn with z = 0 (and
+  // --recon-max-size restricts the levels). With the whole
   // 8-image set in one batch, the first step's g_recon (taken before any
   // update) is then the same under any seed, which changes z and the order
   // of the batch but not its pairs; with one random latent it is not.
@@ -434,6 +435,32 @@ class TestTrainer : public QObject {
     QVERIFY2(z0a > 0 && z1a > 0 && z1b > 0, "a run failed");
     QVERIFY2(std::abs(z0a - z0b) < 1e-5 * z0a, (std::to_string(z0a) + " vs " + std::to_string(z0b)).c_str());
     QVERIFY2(std::abs(z1a - z1b) > 1e-4 * z1a, (std::to_string(z1a) + " vs " + std::to_string(z1b)).c_str());
+    // --recon-max-size: the same z = 0 images, the L1 averaged over the levels
+    // of at most that size only (tiny: 4, 8, 16 px). 16 or more is every
+    // level; 4 is the 4 px level alone; 8 averages 4 and 8 px, so each
+    // level's own error follows and must be positive.
+    auto first_recon_max = [&](const std::string& max) {
+      auto args = train_args(root() / "data", root() / ("recon-max" + max), 8);
+      *(std::find(args.begin(), args.end(), "--batch") + 1) = "8";
+      args.insert(args.end(), {"--init", (base / "package").string(), "--seed", "1", "--gan-weight", "0",
+                               "--recon-weight", "1", "--recon-samples", "0", "--clip-weight", "0",
+                               "--recon-max-size", max});
+      const auto r = run(args);
+      if (r.code != 0) qWarning("%s", r.err.c_str());
+      for (const auto& e : events(r.out))
+        if (e["event"] == "step") return e.at("losses").at("g_recon").get<double>();
+      return -1.0;
+    };
+    const double all = first_recon_max("1024"), l4 = first_recon_max("4"), m8 = first_recon_max("8");
+    QVERIFY2(std::abs(all - z0a) < 1e-6 * z0a, (std::to_string(all) + " vs " + std::to_string(z0a)).c_str());
+    const double l8 = 2 * m8 - l4, l16 = 3 * all - 2 * m8;
+    QVERIFY2(l4 > 0 && l8 > 0 && l16 > 0 && std::abs(l4 - all) > 1e-4 * all,
+             ("levels " + std::to_string(l4) + " " + std::to_string(l8) + " " + std::to_string(l16)).c_str());
+    auto none = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", "random", "--out",
+                     (root() / "recon-max-2").string(), "--images", "4", "--recon-weight", "1", "--recon-max-size",
+                     "2"});
+    QCOMPARE(none.code, 1);
+    QVERIFY2(contains(none.err, "recon_max_size") && contains(none.err, "4 px"), none.err.c_str());
     auto bad = run({"train", "--data", (root() / "data").string(), "--config", "tiny", "--clip", "random", "--out",
                     (root() / "recon-z-bad").string(), "--images", "4", "--recon-weight", "1", "--recon-samples", "-1"});
     QCOMPARE(bad.code, 1);
