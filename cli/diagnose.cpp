@@ -11,12 +11,17 @@
 //      prompts (the caption's label, "pizza", as users type them), against
 //      real images of one emoji in different styles, of one label (its
 //      styles and variants) and of different emoji;
-//   4. the inversion ceiling: real images through W and W+ (what the
+//   4. fidelity to the training images by scale: each of N training
+//      captions drawn once, its mean absolute error to its own real image
+//      after box-averaging both to 4, 8, ..., 64 px, against two different
+//      real emoji (chance): whether a miss is in layout and colour or in detail;
+//   5. the inversion ceiling: real images through W and W+ (what the
 //      synthesis network can draw at all).
 // Ref: Karras et al. 2019 (StyleGAN: the mapping network and W); Abdal et al.
 // 2019 (Image2StyleGAN: W+ inversion); Radford et al. 2021 (CLIP retrieval).
 #include <iomanip>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "cli.h"
@@ -63,7 +68,7 @@ Command diagnose_command() {
   c.name = "diagnose";
   c.summary = "Where the prompt is lost: encoder CLIP retrieval, mapping-network spread over z and prompts, seed "
               "and prompt distances (full captions and short prompts; MobileNetV2 features) against real images, "
-              "inversion ceiling (W, W+).";
+              "error to the training images by scale, inversion ceiling (W, W+).";
   c.options = {
       model_option(),
       {"data", "DIR", "dataset folder or manifest (required)", ""},
@@ -71,6 +76,9 @@ Command diagnose_command() {
       {"seeds", "N", "seeds per prompt for the distances", "4"},
       {"prompts", "N", "at most this many validation captions (0: all)", "0"},
       {"z-samples", "N", "latents per prompt for the mapping spread", "64"},
+      {"scale-images", "N", "captions of --scale-split whose drawings are compared with their own real images "
+                            "at 4 ... 64 px (0: skip)", "256"},
+      {"scale-split", "NAME", "split of --scale-images (the training images: what G was fitted to)", "train"},
       {"invert", "N", "real images to invert in W and in W+ (0: skip)", "8"},
       {"invert-steps", "N", "Adam steps per inversion", "200"},
       {"seed", "N", "seed of z", "0"},
@@ -86,6 +94,9 @@ Command diagnose_command() {
     if (seeds < 2 || seeds > 64) throw UsageError("gigagan diagnose: --seeds must be in [2, 64]");
     if (zs < 2 || zs > 4096) throw UsageError("gigagan diagnose: --z-samples must be in [2, 4096]");
     if (n_inv < 0 || n_inv > 4096) throw UsageError("gigagan diagnose: --invert must be in [0, 4096]");
+    const int n_scale = args.get_int("scale-images");
+    if (n_scale != 0 && (n_scale < 2 || n_scale > 4096))
+      throw UsageError("gigagan diagnose: --scale-images must be 0 (skip) or in [2, 4096]");
     init_runtime(args.get_int("threads"));
     const torch::Device device = parse_device(args.get("device"));
     const std::string model = resolve_model_path(args);
@@ -311,13 +322,60 @@ Command diagnose_command() {
                                        {"short_prompt_over_real_other_label", v.short_prompt / v.real_other_label}};
         result["distances"]["short_prompts"] = L;
       }
+
+      // 4. Fidelity to the training images, by scale: N captions spread over
+      // the split, one drawing each (z from the seed), against its own image.
+      if (n_scale > 0) {
+        DatasetOptions topt = dopt;
+        topt.split = args.get("scale-split");
+        std::unique_ptr<Dataset> opened;
+        try {
+          opened = std::make_unique<Dataset>(args.get("data"), topt);
+        } catch (const DatasetError& e) {
+          throw DatasetError(std::string("diagnose, error by scale: ") + e.what() +
+                             " (--scale-split names another split; --scale-images 0 skips this stage)");
+        }
+        const Dataset& train = *opened;
+        std::vector<torch::Tensor> reals;
+        std::vector<std::string> caps;
+        const int64_t want = std::min<int64_t>(n_scale, train.size());
+        for (int64_t i = 0; i < want; ++i)
+          if (auto s = train.load(i * train.size() / want)) {
+            reals.push_back(s->image);
+            caps.push_back(s->caption);
+          }
+        if (reals.size() < 2)
+          throw DatasetError("diagnose: split '" + topt.split + "' has " + std::to_string(reals.size()) +
+                             " readable images of the " + std::to_string(want) +
+                             " tried; the error by scale needs at least 2 (--scale-split, or --scale-images 0)");
+        auto gen = at::detail::createCPUGenerator(seed + 2);
+        const auto z = torch::randn({static_cast<int64_t>(caps.size()), G->config.z_dim}, gen);
+        std::vector<torch::Tensor> drawn;
+        for (size_t a = 0; a < caps.size(); a += 32) {
+          const size_t b = std::min(caps.size(), a + 32);
+          std::vector<std::string> part(caps.begin() + a, caps.begin() + b);
+          auto f = pkg.clip->text_features(pkg.tokenizer->encode_batch(part).ids.to(device));
+          drawn.push_back(G->forward(z.slice(0, a, b).to(device), f.tokens, f.eot_index)[0].cpu());
+        }
+        const auto errors = scale_errors(torch::cat(drawn), torch::stack(reals));
+        out << "\n4. error to the training images by scale (" << reals.size() << " captions of split '"
+            << topt.split << "', one drawing each; mean absolute difference on 0..1 after box-averaging both)\n"
+            << "  size   model vs its own image   another real emoji (chance)   ratio\n";
+        json rows = json::array();
+        for (const auto& e : errors) {
+          out << "  " << std::setw(3) << e.size << " px" << std::setprecision(4) << std::setw(21) << e.model
+              << std::setw(30) << e.chance << std::setprecision(3) << std::setw(8) << e.model / e.chance << "\n";
+          rows.push_back({{"size", e.size}, {"model", e.model}, {"chance", e.chance}, {"ratio", e.model / e.chance}});
+        }
+        result["scale_error"] = {{"split", topt.split}, {"images", reals.size()}, {"levels", rows}};
+      }
     }
 
-    // 4. Inversion ceiling (needs gradients: outside inference mode).
+    // 5. Inversion ceiling (needs gradients: outside inference mode).
     if (n_inv > 0) {
       auto engine = Engine::open(model, device);
       const int m = std::min<int>(n_inv, static_cast<int>(real.size()));
-      out << "\n4. inversion of " << m << " real images (" << args.get_int("invert-steps") << " steps, pixels + CLIP)\n";
+      out << "\n5. inversion of " << m << " real images (" << args.get_int("invert-steps") << " steps, pixels + CLIP)\n";
       for (bool plus : {false, true}) {
         double psnr = 0, start = 0;
         for (int i = 0; i < m; ++i) {

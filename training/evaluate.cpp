@@ -285,6 +285,27 @@ LinearProbe train_linear_probe(const torch::Tensor& features, const torch::Tenso
   return p;
 }
 
+std::vector<ScaleError> scale_errors(const torch::Tensor& generated, const torch::Tensor& real) {
+  TORCH_CHECK(real.dim() == 4 && real.size(0) >= 2 && real.size(1) == 3 && real.size(2) == real.size(3),
+              "scale_errors: real images must be [N >= 2, 3, H, H], got ", real.sizes());
+  TORCH_CHECK(generated.sizes() == real.sizes(), "scale_errors: ", generated.sizes(), " generated images against ",
+              real.sizes(), " real");
+  const int64_t res = real.size(2);
+  TORCH_CHECK(res >= 4 && res % 4 == 0 && ((res / 4) & (res / 4 - 1)) == 0,
+              "scale_errors: the image size must be 4 x a power of two, got ", res);
+  namespace F = torch::nn::functional;
+  const auto g = generated.to(torch::kFloat64).clamp(-1, 1), r = real.to(torch::kFloat64).clamp(-1, 1);
+  const auto next = torch::roll(r, -1, 0);  // row i: real image i + 1, another emoji
+  std::vector<ScaleError> out;
+  for (int64_t size = 4; size <= res; size *= 2) {
+    auto box = [&](const torch::Tensor& x) { return F::avg_pool2d(x, F::AvgPool2dFuncOptions(res / size)); };
+    const auto rs = box(r);
+    out.push_back({static_cast<int>(size), (box(g) - rs).abs().mean().item<double>() / 2,
+                   (box(next) - rs).abs().mean().item<double>() / 2});
+  }
+  return out;
+}
+
 double majority_rate(const std::vector<int64_t>& labels) {
   if (labels.empty()) return 0;
   std::map<int64_t, int64_t> count;

@@ -121,6 +121,21 @@ struct LinearProbe {
 LinearProbe train_linear_probe(const torch::Tensor& features, const torch::Tensor& labels, int64_t classes,
                                const LinearProbeOptions& options = {});
 
+// How far generations are from their own real images, by scale: the mean
+// absolute difference on a 0..1 scale (images clamped to [-1, 1], as they are
+// drawn, and the difference halved) after
+// box-averaging both to size x size, for size = 4, 8, ..., the images' size
+// (square, a power of two times 4); against chance, the same error between
+// real image i and real image i + 1 (another emoji). A ratio to chance that is
+// already high at 8-16 px says the layout and colours are wrong, not the
+// detail. generated and real [N, 3, H, H], N >= 2, row i drawn for the
+// caption of real row i.
+struct ScaleError {
+  int size = 0;
+  double model = 0, chance = 0;
+};
+std::vector<ScaleError> scale_errors(const torch::Tensor& generated, const torch::Tensor& real);
+
 // The share of the most frequent label: the accuracy of always guessing it.
 double majority_rate(const std::vector<int64_t>& labels);
 

@@ -204,6 +204,52 @@ class TestEvaluate : public QObject {
     QVERIFY(std::abs(p.rate - 2.0 / 3.0) < 1e-9);
     QCOMPARE(gg::style_accuracy(image, {"a", "b", "c", "d"}, encode).count, int64_t{0});
   }
+
+  // scale_errors against a loop over pixels; and the scale at which a
+  // difference lives: a pixel checkerboard only at full size, an offset at all.
+  void scaleErrorsByScale() {
+    torch::manual_seed(3);
+    const int64_t N = 3, H = 16;
+    // real in [-0.6, 0.6], so that the offsets below stay inside [-1, 1].
+    auto real = torch::rand({N, 3, H, H}) * 1.2 - 0.6, gen = torch::rand({N, 3, H, H}) * 2 - 1;
+    auto naive_mae = [&](const torch::Tensor& a, const torch::Tensor& b, int64_t size) {
+      const int64_t k = H / size;
+      auto pa = a.accessor<float, 4>(), pb = b.accessor<float, 4>();
+      double sum = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t y = 0; y < size; ++y)
+            for (int64_t x = 0; x < size; ++x) {
+              double ma = 0, mb = 0;
+              for (int64_t dy = 0; dy < k; ++dy)
+                for (int64_t dx = 0; dx < k; ++dx) {
+                  ma += pa[n][c][y * k + dy][x * k + dx];
+                  mb += pb[n][c][y * k + dy][x * k + dx];
+                }
+              sum += std::abs(ma - mb) / static_cast<double>(k * k);
+            }
+      return sum / static_cast<double>(N * 3 * size * size) / 2;
+    };
+    std::vector<int64_t> order;
+    for (int64_t i = 0; i < N; ++i) order.push_back((i + 1) % N);
+    const auto next = real.index_select(0, torch::tensor(order));
+    const auto e = gg::scale_errors(gen, real);
+    QCOMPARE(e.size(), size_t{3});
+    for (size_t i = 0; i < e.size(); ++i) {
+      QCOMPARE(e[i].size, 4 << i);
+      QVERIFY(std::abs(e[i].model - naive_mae(gen, real, e[i].size)) < 1e-6);
+      QVERIFY(std::abs(e[i].chance - naive_mae(next, real, e[i].size)) < 1e-6);
+    }
+    auto checker = (torch::arange(H).view({H, 1}) + torch::arange(H).view({1, H})).remainder(2).to(torch::kFloat) * 0.4 - 0.2;
+    const auto c = gg::scale_errors(real + checker, real);
+    for (size_t i = 0; i + 1 < c.size(); ++i) QVERIFY2(c[i].model < 1e-6, std::to_string(c[i].model).c_str());
+    QVERIFY(std::abs(c.back().model - 0.1) < 1e-6);
+    for (const auto& s : gg::scale_errors(real + 0.3, real)) QVERIFY(std::abs(s.model - 0.15) < 1e-6);
+    // Values outside [-1, 1] count as drawn, clamped.
+    for (const auto& s : gg::scale_errors(real * 0 + 3, real * 0 + 0.5)) QVERIFY(std::abs(s.model - 0.25) < 1e-6);
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::scale_errors(gen, real.slice(0, 0, 2)));
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::scale_errors(torch::zeros({2, 3, 12, 12}), torch::zeros({2, 3, 12, 12})));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestEvaluate)
