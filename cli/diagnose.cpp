@@ -185,20 +185,22 @@ Command diagnose_command() {
         result["mapping"] = {{"within_prompt", within}, {"across_prompts", across}, {"ratio", within / across}};
       }
 
+      // G's full-resolution images for captions and latents (rows paired), 32 at a time.
+      auto generate = [&](const std::vector<std::string>& caps, const torch::Tensor& z) {
+        std::vector<torch::Tensor> imgs;
+        for (size_t a = 0; a < caps.size(); a += 32) {
+          const size_t b = std::min(caps.size(), a + 32);
+          std::vector<std::string> part(caps.begin() + a, caps.begin() + b);
+          auto f = pkg.clip->text_features(pkg.tokenizer->encode_batch(part).ids.to(device));
+          imgs.push_back(G->forward(z.slice(0, a, b).to(device), f.tokens, f.eot_index)[0].cpu());
+        }
+        return torch::cat(imgs);
+      };
+
       // 3. Distances in unit-normalised image features: MobileNetV2's (the
       // metrics network) and, when the package has one, the evaluator CLIP's.
       {
         auto gen = at::detail::createCPUGenerator(seed + 1);
-        auto generate = [&](const std::vector<std::string>& caps, const torch::Tensor& z) {
-          std::vector<torch::Tensor> imgs;
-          for (size_t a = 0; a < caps.size(); a += 32) {
-            const size_t b = std::min(caps.size(), a + 32);
-            std::vector<std::string> part(caps.begin() + a, caps.begin() + b);
-            auto f = pkg.clip->text_features(pkg.tokenizer->encode_batch(part).ids.to(device));
-            imgs.push_back(G->forward(z.slice(0, a, b).to(device), f.tokens, f.eot_index)[0].cpu());
-          }
-          return torch::cat(imgs);
-        };
         // Full captions: row s * n + i. Short prompts (the label only, each once): row s * L + l.
         std::vector<std::string> labels;
         std::map<std::string, std::vector<int64_t>> by_label;  // label -> real images
@@ -350,14 +352,7 @@ Command diagnose_command() {
                              " tried; the error by scale needs at least 2 (--scale-split, or --scale-images 0)");
         auto gen = at::detail::createCPUGenerator(seed + 2);
         const auto z = torch::randn({static_cast<int64_t>(caps.size()), G->config.z_dim}, gen);
-        std::vector<torch::Tensor> drawn;
-        for (size_t a = 0; a < caps.size(); a += 32) {
-          const size_t b = std::min(caps.size(), a + 32);
-          std::vector<std::string> part(caps.begin() + a, caps.begin() + b);
-          auto f = pkg.clip->text_features(pkg.tokenizer->encode_batch(part).ids.to(device));
-          drawn.push_back(G->forward(z.slice(0, a, b).to(device), f.tokens, f.eot_index)[0].cpu());
-        }
-        const auto errors = scale_errors(torch::cat(drawn), torch::stack(reals));
+        const auto errors = scale_errors(generate(caps, z), torch::stack(reals));
         out << "\n4. error to the training images by scale (" << reals.size() << " captions of split '"
             << topt.split << "', one drawing each; mean absolute difference on 0..1 after box-averaging both)\n"
             << "  size   model vs its own image   another real emoji (chance)   ratio\n";
