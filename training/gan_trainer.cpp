@@ -40,8 +40,9 @@ void GanTrainOptions::validate() const {
                  "must be >= 0 and finite");
   config_require(gan_weight > 0 || recon_weight > 0 || clip_weight > 0, "GanTrainOptions.gan_weight",
                  "is 0, so G needs another loss: recon_weight or clip_weight > 0");
-  config_require(recon_max_size >= 0, "GanTrainOptions.recon_max_size",
-                 "must be >= 0 (0: every level), got " + std::to_string(recon_max_size));
+  config_require(recon_max_size == 0 || recon_max_size >= 4, "GanTrainOptions.recon_max_size",
+                 "must be 0 (every level) or at least 4 px, the smallest pyramid level, got " +
+                     std::to_string(recon_max_size));
   config_require(recon_samples >= 0 && recon_samples <= 64, "GanTrainOptions.recon_samples",
                  "must be in [0, 64], got " + std::to_string(recon_samples));
   config_require(short_captions >= 0 && short_captions <= 1, "GanTrainOptions.short_captions",
@@ -165,9 +166,6 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     throw ConfigError("GanTrainOptions.micro_batch (" + std::to_string(micro_) + ") must divide the batch per rank (" +
                       std::to_string(per_rank) + ")");
   const bool up = target_ == GanTarget::Upsampler;
-  if (!up && options_.recon_weight > 0 && options_.recon_max_size > 0 && options_.recon_max_size < 4)
-    throw ConfigError("GanTrainOptions.recon_max_size (" + std::to_string(options_.recon_max_size) +
-                      " px) leaves no pyramid level for the reconstruction term: the smallest level is 4 px");
   const int want = up ? config_.upsampler.input_resolution : config_.generator.resolution;
   if (train_->options().resolution != want)
     throw ConfigError("the dataset is opened at " + std::to_string(train_->options().resolution) + " px but the " +
