@@ -1,6 +1,7 @@
 #include "evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -304,6 +305,57 @@ std::vector<ScaleError> scale_errors(const torch::Tensor& generated, const torch
                    (box(next) - rs).abs().mean().item<double>() / 2});
   }
   return out;
+}
+
+namespace {
+
+// Resampling weights [out, in] of one axis (rows sum to 1).
+torch::Tensor lanczos_weights(int64_t in, int64_t out, int a) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double stretch = std::max(1.0, scale);  // widen the kernel when shrinking (anti-aliasing)
+  const double support = a * stretch;
+  auto sinc = [](double x) { return x == 0 ? 1.0 : std::sin(M_PI * x) / (M_PI * x); };
+  auto w = torch::zeros({out, in}, torch::kFloat64);
+  auto acc = w.accessor<double, 2>();
+  for (int64_t x = 0; x < out; ++x) {
+    const double centre = (static_cast<double>(x) + 0.5) * scale - 0.5;
+    double sum = 0;
+    const auto lo = static_cast<int64_t>(std::floor(centre - support)),
+               hi = static_cast<int64_t>(std::ceil(centre + support));
+    for (int64_t j = lo; j <= hi; ++j) {
+      const double t = (static_cast<double>(j) - centre) / stretch;
+      if (j < 0 || j >= in || std::abs(t) >= a) continue;
+      const double v = sinc(t) * sinc(t / a);
+      acc[x][j] += v;
+      sum += v;
+    }
+    for (int64_t j = 0; j < in; ++j) acc[x][j] /= sum;
+  }
+  return w;
+}
+
+}  // namespace
+
+torch::Tensor lanczos_resize(const torch::Tensor& images, int64_t size, int a) {
+  TORCH_CHECK(images.dim() == 4 && images.size(2) >= 1 && images.size(3) >= 1,
+              "lanczos_resize: images must be [N, C, H, W], got ", images.sizes());
+  TORCH_CHECK(size >= 1 && size <= 16384, "lanczos_resize: size must be in [1, 16384], got ", size);
+  TORCH_CHECK(a >= 1 && a <= 8, "lanczos_resize: a must be in [1, 8], got ", a);
+  const auto x = images.to(torch::kFloat64);
+  const auto wh = lanczos_weights(images.size(2), size, a).to(x.device());
+  const auto ww = lanczos_weights(images.size(3), size, a).to(x.device());
+  // [size, H] x [N, C, H, W] x [W, size]
+  return torch::matmul(torch::matmul(wh, x), ww.t()).to(images.scalar_type());
+}
+
+double psnr(const torch::Tensor& images, const torch::Tensor& reference) {
+  TORCH_CHECK(images.dim() == 4 && images.sizes() == reference.sizes(), "psnr: ", images.sizes(), " images against ",
+              reference.sizes(), " reference");
+  const double mse = (images.to(torch::kFloat64).clamp(-1, 1) - reference.to(torch::kFloat64).clamp(-1, 1))
+                         .pow(2)
+                         .mean()
+                         .item<double>();
+  return 10.0 * std::log10(4.0 / std::max(mse, 1e-20));
 }
 
 double majority_rate(const std::vector<int64_t>& labels) {

@@ -136,6 +136,19 @@ struct ScaleError {
 };
 std::vector<ScaleError> scale_errors(const torch::Tensor& generated, const torch::Tensor& real);
 
+// Lanczos resampling (the windowed sinc sinc(t) sinc(t / a), |t| < a; a = 3
+// as ImageMagick's and Pillow's "Lanczos"), separable, of images [N, C, H, W]
+// to [N, C, size, size]; pixel centres aligned (x_in = (x_out + 0.5) H / size
+// - 0.5), the kernel stretched by H / size when shrinking, taps beyond the
+// border left out and the rest normalised to sum 1 (as both those do). The
+// reference the upsampler must beat. Float64 inside; the result in images'
+// dtype.
+torch::Tensor lanczos_resize(const torch::Tensor& images, int64_t size, int a = 3);
+
+// Peak signal-to-noise ratio in dB of images against reference, both
+// [N, 3, H, W] in [-1, 1] (clamped): 10 log10(4 / MSE) over every value.
+double psnr(const torch::Tensor& images, const torch::Tensor& reference);
+
 // The share of the most frequent label: the accuracy of always guessing it.
 double majority_rate(const std::vector<int64_t>& labels);
 
