@@ -503,8 +503,16 @@ Command gan_command(GanTarget target) {
       {"augment", "POLICY", "DiffAugment policy (color,translation,cutout; \"\" for none)", "translation,cutout"},
       {"seed", "N", "seed of weights, sampler, z and augmentation", "0"},
       {"perceptual-weight", "F", "upsampler: CLIP-feature perceptual loss weight", "1"},
-      {"pixel-weight", "F", "upsampler: L1 weight between output and real image, both averaged down to the input size",
+      {"pixel-weight", "F", "upsampler: L1 weight between output and real image, both averaged down to --pixel-size",
        "30"},
+      {"input-blur", "SIGMA",
+       "upsampler: blur each low-res training input with a Gaussian of a random standard deviation in [0, SIGMA] input "
+       "px, so that it learns to sharpen soft inputs such as the base generator's (0: off)",
+       "0"},
+      {"pixel-size", "PX",
+       "upsampler: side the pixel term compares at (0: the input size, so the upscale gives its input back; the "
+       "output size: the full-resolution L1 of super-resolution training, which asks for sharp edges)",
+       "0"},
       {"inject-nan-at-step", "N", "testing aid: make the G loss NaN at this step", "-1"},
       {"nproc", "N", "start N local data-parallel workers (c10d, rendezvous on 127.0.0.1)", "1"},
       {"world-size", "N", "ranks in a multi-machine run (with --rank, --master-addr, --master-port)", "1"},
@@ -552,6 +560,12 @@ Command gan_command(GanTarget target) {
     o.inject_nan_at_step = std::stoll(args.get("inject-nan-at-step"));
     o.perceptual_weight = args.get_double("perceptual-weight");
     o.pixel_weight = args.get_double("pixel-weight");
+    o.pixel_size = args.get_int("pixel-size");
+    o.input_blur = args.get_double("input-blur");
+    if (!up && o.input_blur != 0)
+      throw UsageError("gigagan " + name + ": --input-blur is the upsampler's (train-upsampler)");
+    if (!up && o.pixel_size != 0)
+      throw UsageError("gigagan " + name + ": --pixel-size is the upsampler's (train-upsampler)");
     if (up && !o.noise.empty())
       throw UsageError("gigagan " + name + ": --noise is the base generator's (the upsampler has input noise only)");
     if (up && o.recon_weight > 0)

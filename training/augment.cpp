@@ -2,6 +2,7 @@
 #include "augment.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "errors.h"
@@ -151,6 +152,31 @@ torch::Tensor diff_augment(const torch::Tensor& x, const AugmentPolicy& policy,
   // x: [N, C, H, W] -> [N, C, H, W]
   check_shape(x, {-1, -1, -1, -1}, "diff_augment input");
   return augment_pyramid({x}, policy, generator)[0];
+}
+
+torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma) {
+  TORCH_CHECK(x.dim() == 4, "gaussian_blur: x must be [N, C, H, W], got ", x.sizes());
+  TORCH_CHECK(sigma.dim() == 1 && sigma.size(0) == x.size(0), "gaussian_blur: sigma must be [", x.size(0), "], got ",
+              sigma.sizes());
+  const auto s = sigma.to(torch::kCPU, torch::kFloat64);
+  const double max_sigma = s.numel() ? s.max().item<double>() : 0.0;
+  TORCH_CHECK(s.numel() == 0 || (s.min().item<double>() >= 0 && max_sigma <= 8),
+              "gaussian_blur: sigma must be in [0, 8] px");
+  const int64_t r = static_cast<int64_t>(std::ceil(3 * max_sigma));
+  if (r == 0) return x;
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  TORCH_CHECK(r < h && r < w, "gaussian_blur: radius ", r, " px must be below the image size ", h, "x", w);
+  // Kernels [N, 2r + 1]; sigma 0 is a unit impulse.
+  const auto t = torch::arange(-r, r + 1, torch::kFloat64).view({1, -1});
+  auto k = torch::exp(-t.pow(2) / (2 * s.clamp_min(1e-6).pow(2).view({-1, 1})));
+  k = (k / k.sum(1, true)).to(x.options());
+  k = k.repeat_interleave(c, 0);  // [N * C, 2r + 1], channel-major within an image
+  auto y = x.reshape({1, n * c, h, w});
+  y = F::pad(y, F::PadFuncOptions({r, r, 0, 0}).mode(torch::kReflect));
+  y = F::conv2d(y, k.view({n * c, 1, 1, 2 * r + 1}), F::Conv2dFuncOptions().groups(n * c));
+  y = F::pad(y, F::PadFuncOptions({0, 0, r, r}).mode(torch::kReflect));
+  y = F::conv2d(y, k.view({n * c, 1, 2 * r + 1, 1}), F::Conv2dFuncOptions().groups(n * c));
+  return y.view({n, c, h, w});
 }
 
 }  // namespace gg

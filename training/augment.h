@@ -53,4 +53,13 @@ torch::Tensor diff_augment(const torch::Tensor& x, const AugmentPolicy& policy,
 std::vector<torch::Tensor> augment_pyramid(const std::vector<torch::Tensor>& levels, const AugmentPolicy& policy,
                                            c10::optional<torch::Generator> generator = c10::nullopt);
 
+// Gaussian blur with one standard deviation per image (pixels; 0 leaves the
+// image as it is): x [N, C, H, W], sigma [N] in [0, 8] -> [N, C, H, W].
+// Separable, radius ceil(3 max sigma), kernel normalised to sum 1, borders
+// reflected (the radius must be below H and W). A degradation of the
+// upsampler's low-res input in training (as Real-ESRGAN, Wang et al., ICCVW
+// 2021, blurs before downsampling), so that it learns to sharpen inputs softer
+// than a box average of a real image: the base generator's.
+torch::Tensor gaussian_blur(const torch::Tensor& x, const torch::Tensor& sigma);
+
 }  // namespace gg

@@ -43,6 +43,10 @@ void GanTrainOptions::validate() const {
   config_require(recon_max_size == 0 || recon_max_size >= 4, "GanTrainOptions.recon_max_size",
                  "must be 0 (every level) or at least 4 px, the smallest pyramid level, got " +
                      std::to_string(recon_max_size));
+  config_require(pixel_size >= 0 && pixel_size <= 8192, "GanTrainOptions.pixel_size",
+                 "must be 0 (the input resolution) or a side in px up to 8192, got " + std::to_string(pixel_size));
+  config_require(input_blur >= 0 && input_blur <= 8, "GanTrainOptions.input_blur",
+                 "must be in [0, 8] px, got " + std::to_string(input_blur));
   config_require(recon_samples >= 0 && recon_samples <= 64, "GanTrainOptions.recon_samples",
                  "must be in [0, 64], got " + std::to_string(recon_samples));
   config_require(short_captions >= 0 && short_captions <= 1, "GanTrainOptions.short_captions",
@@ -174,6 +178,21 @@ GanTrainer::GanTrainer(const ModelConfig& config, const GanTrainOptions& options
     throw ConfigError("the upsampler makes " + std::to_string(config_.upsampler.output_resolution) +
                       " px but the dataset's high-res pairs are " + std::to_string(train_->options().hr_resolution) +
                       " px");
+  if (options_.pixel_size > 0) {
+    const int out_px = config_.upsampler.output_resolution, p = options_.pixel_size;
+    if (!up || p > out_px || out_px % p != 0)
+      throw ConfigError("GanTrainOptions.pixel_size " + std::to_string(p) +
+                        (up ? " must divide the upsampler's output resolution, " + std::to_string(out_px) + " px"
+                            : " is the upsampler's pixel term; the base generator has none"));
+  }
+  if (options_.input_blur > 0) {
+    const int in_px = config_.upsampler.input_resolution;
+    if (!up || std::ceil(3 * options_.input_blur) >= in_px)
+      throw ConfigError("GanTrainOptions.input_blur " + std::to_string(options_.input_blur) +
+                        (up ? " px: the blur's radius (3 sigma) must be below the input size, " + std::to_string(in_px) +
+                                  " px"
+                            : " is the upsampler's input degradation; the base generator has none"));
+  }
 
   clip_->to(device_);
   clip_->eval();
@@ -456,6 +475,11 @@ GanTrainer::StepInputs GanTrainer::prepare_step() {
   // term keep their z stream.
   if (!up && options_.mode_seeking_weight > 0) in.z_ms = draw_z(options_.batch).slice(0, begin, begin + per_rank);
   // Input noise of the upsampler is drawn inside its forward from the global RNG.
+  if (up && options_.input_blur > 0) {
+    // Drawn for the whole batch on every rank (same stream), then sliced; only when on.
+    const auto sigma = (torch::rand({options_.batch}, torch::kFloat64) * options_.input_blur).slice(0, begin, begin + per_rank);
+    in.lows = gaussian_blur(in.lows, sigma);
+  }
   if (!up && options_.recon_weight > 0) {
     in.real_levels = image_pyramid(in.reals, config_.generator.num_levels());
     if (options_.recon_samples == 0) {
@@ -549,11 +573,12 @@ torch::Tensor GanTrainer::g_loss_micro(const StepInputs& in, int64_t a, int64_t 
   if (up && options_.pixel_weight > 0) {
     // The perceptual features are layer-normalised per token, blind to
     // absolute colour: without this term the upsampler's colours drift.
-    // Averaged down to the input resolution, the output should give back the
-    // real low-res image: LPIPS's early layers constrain the same low
-    // frequencies.
+    // Averaged down to the input resolution (pixel_size 0), the output should
+    // give back the real low-res image: LPIPS's early layers constrain the
+    // same low frequencies. At the output resolution it is the L1 of
+    // super-resolution training, which asks for the real image's edges.
     const auto real = in.reals.slice(0, a, b);
-    const int64_t factor = real.size(2) / in.lows.size(2);
+    const int64_t factor = real.size(2) / (options_.pixel_size > 0 ? options_.pixel_size : in.lows.size(2));
     auto g_pixel = (torch::avg_pool2d(fake[0], factor) - torch::avg_pool2d(real, factor)).abs().mean();
     total = total + options_.pixel_weight * g_pixel;
     record(r, "g_pixel", g_pixel);

@@ -97,8 +97,20 @@ struct GanTrainOptions {
   int sample_prompts = 8;      // sample grid: prompts (fixed, from the data) x sample_seeds
   int sample_seeds = 2;
   double perceptual_weight = 1.0;  // upsampler only: CLIP-feature loss against the real high-res image
-  double pixel_weight = 30.0;      // upsampler only: L1 between output and real, both averaged down to the input size
+  double pixel_weight = 30.0;      // upsampler only: L1 between output and real, both averaged down to pixel_size
                                    // (30: what the shipped upsampler used; 1 had not pulled its drifted colours back after 250 images)
+  // Side (px) at which the upsampler's pixel term compares output and real
+  // image (both box-averaged to it); 0: the input resolution (the upscale
+  // must give its input back, and says nothing about detail finer than it).
+  // The output resolution makes it the full-resolution L1 of super-resolution
+  // training (EDSR, Real-ESRGAN): edges where the real image has them.
+  int pixel_size = 0;
+  // Upsampler only: each training image's low-res input is blurred with a
+  // Gaussian of standard deviation drawn uniformly from [0, input_blur]
+  // input pixels (0: off), before the input noise. The base generator's
+  // images are softer than a box average of a real image; trained on these,
+  // the upsampler learns to give them the real images' edges.
+  double input_blur = 0;
   int64_t inject_nan_at_step = -1;  // testing aid: the G loss becomes NaN at this step (once per process)
   void validate() const;
 };
@@ -106,7 +118,7 @@ GG_CONFIG_JSON(GanTrainOptions, batch, micro_batch, lr_g, lr_d, beta1, beta2, at
                r1_interval, match_weight, clip_weight, vision_weight, ema_half_life_images, ema_rampup, augment,
                seed, sample_prompts, sample_seeds, perceptual_weight, pixel_weight, inject_nan_at_step,
                d_warmup_images, match_style_negatives, noise, recon_weight, recon_samples, short_captions, gan_weight,
-               vision_backbone_weights, mode_seeking_weight, recon_max_size)
+               vision_backbone_weights, mode_seeking_weight, recon_max_size, pixel_size, input_blur)
 
 // Frozen CLIP text features per caption, computed once and kept (a caption's
 // features never change while the encoder is frozen).

@@ -187,6 +187,51 @@ class TestAugment : public QObject {
     QCOMPARE(gpu.device().type(), torch::kCUDA);
     QVERIFY(gg::test::max_abs_diff(gpu.cpu(), cpu) < 1e-5);
   }
+
+  // gaussian_blur against a direct sum over a reflected border; sigma 0 is
+  // the identity; a constant stays constant; mass is kept away from the
+  // border; out-of-range sigmas and a radius past the image are refused.
+  void gaussianBlur() {
+    torch::manual_seed(2);
+    const int64_t N = 3, C = 2, H = 9, W = 11;
+    const auto x = torch::rand({N, C, H, W}, torch::kDouble);
+    const auto sigma = torch::tensor({0.0, 0.6, 1.3}, torch::kDouble);
+    const auto y = gg::gaussian_blur(x, sigma);
+    auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); };
+    const int64_t r = 4;  // ceil(3 * 1.3)
+    auto px = x.accessor<double, 4>();
+    double worst = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const double s = sigma[n].item<double>();
+      std::vector<double> k;
+      double sum = 0;
+      for (int64_t t = -r; t <= r; ++t) {
+        k.push_back(s == 0 ? (t == 0 ? 1.0 : 0.0) : std::exp(-double(t * t) / (2 * s * s)));
+        sum += k.back();
+      }
+      for (auto& v : k) v /= sum;
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < H; ++i)
+          for (int64_t j = 0; j < W; ++j) {
+            double acc = 0;
+            for (int64_t a = -r; a <= r; ++a)
+              for (int64_t b = -r; b <= r; ++b)
+                acc += k[a + r] * k[b + r] * px[n][c][reflect(i + a, H)][reflect(j + b, W)];
+            worst = std::max(worst, std::abs(acc - y[n][c][i][j].item<double>()));
+          }
+    }
+    QVERIFY2(worst < 1e-12, std::to_string(worst).c_str());
+    QVERIFY(torch::equal(y[0], x[0]));
+    QVERIFY((gg::gaussian_blur(torch::full({2, 3, 8, 8}, 0.3), torch::tensor({0.5, 2.0})) - 0.3).abs().max().item<float>() < 1e-6);
+    auto dot = torch::zeros({1, 1, 15, 15}, torch::kDouble);
+    dot[0][0][7][7] = 1;
+    QVERIFY(std::abs(gg::gaussian_blur(dot, torch::tensor({1.0})).sum().item<double>() - 1) < 1e-12);
+    QVERIFY(torch::equal(gg::gaussian_blur(x, torch::zeros({N})), x));
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::gaussian_blur(x, torch::tensor({0.0, -0.1, 1.0})));
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::gaussian_blur(x, torch::tensor({0.0, 9.0, 1.0})));
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::gaussian_blur(x, torch::tensor({0.0, 3.0, 1.0})));  // radius 9 >= H
+    QVERIFY_THROWS_EXCEPTION(std::exception, gg::gaussian_blur(x, torch::tensor({1.0})));
+  }
 };
 
 QTEST_GUILESS_MAIN(TestAugment)

@@ -599,6 +599,73 @@ class TestTrainer : public QObject {
     }
   }
 
+  // --pixel-size: the pixel term compared at the output size is the mean
+  // absolute difference of the whole images, which is at least that of their
+  // 16 px box averages (the default) and, for an untrained upsampler's
+  // output, larger (by about 0.2%: its error is mostly a colour offset,
+  // the same at every size); the first step renders the same image in both
+  // runs, so an ignored option gives equal values.
+  // Sizes that do not divide the output, and the base generator, are refused.
+  void upsamplerPixelSize() {
+    auto first_pixel = [&](const std::string& size) {
+      auto args = train_args(root() / "data", root() / ("upsampler-px" + size), 4);
+      args[0] = "train-upsampler";
+      args.insert(args.end(), {"--pixel-size", size});
+      auto r = run(args);
+      if (r.code != 0) qWarning("%s", r.err.c_str());
+      for (const auto& e : events(r.out))
+        if (e["event"] == "step") return e.at("losses").at("g_pixel").get<double>();
+      return -1.0;
+    };
+    const double at_input = first_pixel("0"), at_16 = first_pixel("16"), at_output = first_pixel("64");
+    QVERIFY(at_input > 0);
+    QVERIFY2(std::abs(at_16 - at_input) < 1e-9, (std::to_string(at_16) + " vs " + std::to_string(at_input)).c_str());
+    QVERIFY2(at_output > at_input + 1e-4, (std::to_string(at_output) + " vs " + std::to_string(at_input)).c_str());
+    auto up_args = train_args(root() / "data", root() / "upsampler-px24", 4);
+    up_args[0] = "train-upsampler";
+    up_args.insert(up_args.end(), {"--pixel-size", "24"});
+    auto bad = run(up_args);
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "pixel_size 24") && contains(bad.err, "64 px"), bad.err.c_str());
+    auto base_args = train_args(root() / "data", root() / "base-px", 4);
+    base_args.insert(base_args.end(), {"--pixel-size", "16"});
+    auto base = run(base_args);
+    QCOMPARE(base.code, 2);
+    QVERIFY2(contains(base.err, "--pixel-size"), base.err.c_str());
+  }
+
+  // --input-blur changes what the upsampler is given (its first step's
+  // output, so its pixel term, differs from the unblurred run's, and repeats
+  // exactly with the same seed); a radius past the input, and the base
+  // generator, are refused.
+  void upsamplerInputBlur() {
+    auto first_pixel = [&](const std::string& blur, const std::string& tag) {
+      auto args = train_args(root() / "data", root() / ("upsampler-blur" + tag), 4);
+      args[0] = "train-upsampler";
+      args.insert(args.end(), {"--input-blur", blur});
+      auto r = run(args);
+      if (r.code != 0) qWarning("%s", r.err.c_str());
+      for (const auto& e : events(r.out))
+        if (e["event"] == "step") return e.at("losses").at("g_pixel").get<double>();
+      return -1.0;
+    };
+    const double sharp = first_pixel("0", "0"), blurred = first_pixel("1.5", "a"), again = first_pixel("1.5", "b");
+    QVERIFY(sharp > 0 && blurred > 0);
+    QVERIFY2(std::abs(blurred - sharp) > 1e-6, (std::to_string(blurred) + " vs " + std::to_string(sharp)).c_str());
+    QCOMPARE(again, blurred);
+    auto up_args = train_args(root() / "data", root() / "upsampler-blur-big", 4);
+    up_args[0] = "train-upsampler";
+    up_args.insert(up_args.end(), {"--input-blur", "6"});
+    auto bad = run(up_args);
+    QCOMPARE(bad.code, 1);
+    QVERIFY2(contains(bad.err, "input_blur") && contains(bad.err, "16 px"), bad.err.c_str());
+    auto base_args = train_args(root() / "data", root() / "base-blur", 4);
+    base_args.insert(base_args.end(), {"--input-blur", "1"});
+    auto base = run(base_args);
+    QCOMPARE(base.code, 2);
+    QVERIFY2(contains(base.err, "--input-blur"), base.err.c_str());
+  }
+
   // A NaN stops the run without writing a checkpoint; the last good one stays.
   void nanStopsAndKeepsLastCheckpoint() {
     const fs::path out = root() / "nan";
