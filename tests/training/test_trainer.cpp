@@ -86,6 +86,24 @@ std::string weight_difference(const fs::path& a, const fs::path& b, std::initial
   return "";
 }
 
+// train-upsampler on the tiny preset (16 -> 64 px), 4 images, with extra options.
+std::vector<std::string> upsampler_args(const fs::path& data, const fs::path& out,
+                                        const std::vector<std::string>& extra) {
+  auto args = train_args(data, out, 4);
+  args[0] = "train-upsampler";
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// The pixel term of a run's first step (-1 when it made none).
+double first_step_pixel(const std::vector<std::string>& args) {
+  auto r = run(args);
+  if (r.code != 0) qWarning("%s", r.err.c_str());
+  for (const auto& e : events(r.out))
+    if (e["event"] == "step") return e.at("losses").at("g_pixel").get<double>();
+  return -1.0;
+}
+
 }  // namespace
 
 class TestTrainer : public QObject {
@@ -608,22 +626,13 @@ class TestTrainer : public QObject {
   // Sizes that do not divide the output, and the base generator, are refused.
   void upsamplerPixelSize() {
     auto first_pixel = [&](const std::string& size) {
-      auto args = train_args(root() / "data", root() / ("upsampler-px" + size), 4);
-      args[0] = "train-upsampler";
-      args.insert(args.end(), {"--pixel-size", size});
-      auto r = run(args);
-      if (r.code != 0) qWarning("%s", r.err.c_str());
-      for (const auto& e : events(r.out))
-        if (e["event"] == "step") return e.at("losses").at("g_pixel").get<double>();
-      return -1.0;
+      return first_step_pixel(upsampler_args(root() / "data", root() / ("upsampler-px" + size), {"--pixel-size", size}));
     };
     const double at_input = first_pixel("0"), at_16 = first_pixel("16"), at_output = first_pixel("64");
     QVERIFY(at_input > 0);
     QVERIFY2(std::abs(at_16 - at_input) < 1e-9, (std::to_string(at_16) + " vs " + std::to_string(at_input)).c_str());
     QVERIFY2(at_output > at_input + 1e-4, (std::to_string(at_output) + " vs " + std::to_string(at_input)).c_str());
-    auto up_args = train_args(root() / "data", root() / "upsampler-px24", 4);
-    up_args[0] = "train-upsampler";
-    up_args.insert(up_args.end(), {"--pixel-size", "24"});
+    auto up_args = upsampler_args(root() / "data", root() / "upsampler-px24", {"--pixel-size", "24"});
     auto bad = run(up_args);
     QCOMPARE(bad.code, 1);
     QVERIFY2(contains(bad.err, "pixel_size 24") && contains(bad.err, "64 px"), bad.err.c_str());
@@ -640,22 +649,13 @@ class TestTrainer : public QObject {
   // generator, are refused.
   void upsamplerInputBlur() {
     auto first_pixel = [&](const std::string& blur, const std::string& tag) {
-      auto args = train_args(root() / "data", root() / ("upsampler-blur" + tag), 4);
-      args[0] = "train-upsampler";
-      args.insert(args.end(), {"--input-blur", blur});
-      auto r = run(args);
-      if (r.code != 0) qWarning("%s", r.err.c_str());
-      for (const auto& e : events(r.out))
-        if (e["event"] == "step") return e.at("losses").at("g_pixel").get<double>();
-      return -1.0;
+      return first_step_pixel(upsampler_args(root() / "data", root() / ("upsampler-blur" + tag), {"--input-blur", blur}));
     };
     const double sharp = first_pixel("0", "0"), blurred = first_pixel("1.5", "a"), again = first_pixel("1.5", "b");
     QVERIFY(sharp > 0 && blurred > 0);
     QVERIFY2(std::abs(blurred - sharp) > 1e-6, (std::to_string(blurred) + " vs " + std::to_string(sharp)).c_str());
     QCOMPARE(again, blurred);
-    auto up_args = train_args(root() / "data", root() / "upsampler-blur-big", 4);
-    up_args[0] = "train-upsampler";
-    up_args.insert(up_args.end(), {"--input-blur", "6"});
+    auto up_args = upsampler_args(root() / "data", root() / "upsampler-blur-big", {"--input-blur", "6"});
     auto bad = run(up_args);
     QCOMPARE(bad.code, 1);
     QVERIFY2(contains(bad.err, "input_blur") && contains(bad.err, "16 px"), bad.err.c_str());
