@@ -320,14 +320,14 @@ torch::Tensor lanczos_weights(int64_t in, int64_t out, int a) {
   for (int64_t x = 0; x < out; ++x) {
     const double centre = (static_cast<double>(x) + 0.5) * scale - 0.5;
     double sum = 0;
-    const auto lo = static_cast<int64_t>(std::floor(centre - support)),
-               hi = static_cast<int64_t>(std::ceil(centre + support));
+    // Taps beyond the border are left out.
+    const auto lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(centre - support))),
+               hi = std::min<int64_t>(in - 1, static_cast<int64_t>(std::ceil(centre + support)));
     for (int64_t j = lo; j <= hi; ++j) {
       const double t = (static_cast<double>(j) - centre) / stretch;
-      if (j < 0 || j >= in || std::abs(t) >= a) continue;
-      const double v = sinc(t) * sinc(t / a);
-      acc[x][j] += v;
-      sum += v;
+      if (std::abs(t) >= a) continue;
+      acc[x][j] = sinc(t) * sinc(t / a);
+      sum += acc[x][j];
     }
     for (int64_t j = 0; j < in; ++j) acc[x][j] /= sum;
   }
