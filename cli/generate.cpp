@@ -2,8 +2,41 @@
 // panel): truncation around the prompt's mean w, grids, latent directions,
 // the upsampler. Every PNG carries its recipe.
 #include "cli_engine.h"
+#include "prompt_style.h"
 
 namespace gg::cli {
+
+namespace {
+
+// --style: every prompt with its style clause set to `style`, removed
+// ("none"), or one prompt per style of the model ("all", the model's order).
+std::vector<std::string> styled_prompts(const std::vector<std::string>& prompts, const std::string& style,
+                                        const std::vector<std::string>& styles) {
+  std::string known;
+  for (const auto& s : styles) known += (known.empty() ? "" : ", ") + s;
+  if (style == "all" && styles.empty())
+    throw UsageError("gigagan generate: --style all: this model's package lists no styles");
+  if (style != "all" && style != "none") {
+    if (!is_style_word(style))
+      throw UsageError("gigagan generate: --style '" + style + "' is not a style word (a-z, 0-9, '-', 1-" +
+                       std::to_string(kMaxStyleWordBytes) + " bytes), 'all' or 'none'");
+    if (!styles.empty() && std::find(styles.begin(), styles.end(), style) == styles.end())
+      throw UsageError("gigagan generate: --style '" + style + "' is not one of this model's styles: " + known);
+  }
+  std::vector<std::string> out;
+  for (const auto& p : prompts) {
+    if (style == "all")
+      for (const auto& s : styles) out.push_back(with_style(p, s));
+    else
+      out.push_back(with_style(p, style == "none" ? std::string() : style));
+  }
+  if (out.size() > kMaxGridPrompts)
+    throw UsageError("gigagan generate: --style all makes " + std::to_string(out.size()) + " rows, at most " +
+                     std::to_string(kMaxGridPrompts));
+  return out;
+}
+
+}  // namespace
 
 Command generate_command() {
   Command c;
@@ -13,6 +46,10 @@ Command generate_command() {
       {"prompt", "TEXT", "what to draw (repeatable: one grid row per prompt)", "", true},
       {"seed", "N", "first seed", "0"},
       {"count", "N", "images per prompt (seeds N, N+1, ...)", "1"},
+      {"style", "WORD|all|none",
+       "draw each prompt in this style of the model (its \", WORD style\" clause set), in all of them (a row "
+       "each), or with the clause removed",
+       ""},
       {"psi", "X", "truncation around the prompt's mean w (1 = none, 0 = the mean)", "0.8"},
       {"direction-from", "TEXT", "latent direction: from this prompt ...", ""},
       {"direction-to", "TEXT", "... to this prompt (mean w difference)", ""},
@@ -27,7 +64,7 @@ Command generate_command() {
       threads_option(),
   };
   c.run = [](const Args& args, std::ostream& out) {
-    const auto prompts = args.get_all("prompt");
+    auto prompts = args.get_all("prompt");
     if (prompts.empty()) throw UsageError("gigagan generate: --prompt is required");
     const uint64_t seed = parse_seed(args.get("seed"), "--seed");
     const int count = args.get_int("count");
@@ -36,6 +73,7 @@ Command generate_command() {
     if (has_from != has_to)
       throw UsageError("gigagan generate: a direction needs both --direction-from and --direction-to");
     auto engine = open_engine(args);
+    if (args.has("style")) prompts = styled_prompts(prompts, args.get("style"), engine->package().styles);
     std::vector<Recipe> cells;
     for (const auto& p : prompts)
       for (int i = 0; i < count; ++i) {

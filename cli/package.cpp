@@ -5,6 +5,8 @@
 // and the discriminator for later fine-tuning, optionally stored as half
 // precision. This is how resources/models/emoji is made.
 #include "cli.h"
+#include "prompt_style.h"
+#include "recipe.h"
 #include "gan_trainer.h"
 #include "model_io.h"
 #include "package.h"
@@ -31,6 +33,10 @@ Command package_command() {
       {"no-discriminator", "", "leave the discriminator out", ""},
       {"name", "NAME", "package name (default: the base package's)", ""},
       {"description", "TEXT", "one line shown by the studio (default: the base package's)", ""},
+      {"sample-prompt", "TEXT", "a prompt the studio starts with and lists (repeatable; replaces the base package's)",
+       "", true},
+      {"styles", "WORDS", "comma-separated style words the studio offers (its Style box, `generate --style`); "
+                          "'none' for none (default: the base package's)", ""},
       {"fp16", "", "store weights as half precision (loaded as float32)", ""},
       {"out", "DIR", "package folder to write (replaced atomically) (required)", ""},
   };
@@ -86,6 +92,28 @@ Command package_command() {
     }
     if (args.has("name")) pkg.name = args.get("name");
     if (args.has("description")) pkg.description = args.get("description");
+    if (args.has("sample-prompt")) {
+      pkg.sample_prompts = args.get_all("sample-prompt");
+      if (pkg.sample_prompts.size() > kMaxGridPrompts)
+        throw UsageError("gigagan package: at most " + std::to_string(kMaxGridPrompts) + " --sample-prompt");
+      for (const auto& p : pkg.sample_prompts)
+        if (p.find_first_not_of(" \t") == std::string::npos || p.size() > kMaxPromptBytes)
+          throw UsageError("gigagan package: --sample-prompt must be non-empty text of at most " +
+                           std::to_string(kMaxPromptBytes) + " bytes");
+    }
+    if (args.has("styles")) {
+      pkg.styles.clear();
+      const std::string list = args.get("styles");
+      if (list != "none")
+        for (size_t at = 0; at <= list.size();) {
+          const size_t comma = std::min(list.find(',', at), list.size());
+          pkg.styles.push_back(list.substr(at, comma - at));
+          at = comma + 1;
+          if (pkg.styles.size() > kMaxPackageStyles) break;  // check_style_words names the count
+        }
+      if (const std::string bad = check_style_words(pkg.styles); !bad.empty())
+        throw UsageError("gigagan package: --styles: " + bad);
+    }
     pkg.vocabulary.reset();  // copy the tokenizer files as they are
     SavePackageOptions so;
     if (args.flag("fp16")) so.storage = torch::kFloat16;

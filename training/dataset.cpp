@@ -640,19 +640,18 @@ int64_t Sampler::index_at(int64_t position) const {
   return cached_[static_cast<size_t>(position % n_)];
 }
 
-std::string caption_style(const std::string& caption) {
-  const std::string suffix = " style";
-  if (caption.size() < suffix.size() || caption.compare(caption.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return "";
-  const size_t end = caption.size() - suffix.size();
-  const size_t start = caption.find_last_of(", ", end - 1);
-  return caption.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
-}
-
-std::string with_style(const std::string& caption, const std::string& style) {
-  const std::string old = caption_style(caption);
-  if (old.empty()) return caption + ", " + style + " style";
-  return caption.substr(0, caption.size() - old.size() - 6) + style + " style";
+std::vector<std::string> dataset_styles(const Dataset& dataset) {
+  std::map<std::string, int64_t> counts;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    std::string s = caption_style(dataset.entry(i).caption);
+    if (is_style_word(s)) ++counts[s];
+  }
+  std::vector<std::pair<std::string, int64_t>> order(counts.begin(), counts.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> out;
+  for (const auto& [s, n] : order)
+    if (out.size() < kMaxPackageStyles) out.push_back(s);
+  return out;
 }
 
 std::string short_caption(const std::string& caption, bool keep_style) {

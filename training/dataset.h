@@ -44,6 +44,8 @@
 #include <thread>
 #include <vector>
 
+#include "prompt_style.h"
+
 namespace gg {
 
 struct DatasetOptions {
@@ -174,11 +176,12 @@ class Sampler {
   mutable std::vector<int64_t> cached_;
 };
 
-// The style word of an emoji caption ("noto", "twemoji", "openmoji") from its
-// "<style> style" suffix, or "" when there is none.
-std::string caption_style(const std::string& caption);
-// The caption with its style word replaced (appended when it has none).
-std::string with_style(const std::string& caption, const std::string& style);
+// caption_style and with_style (prompt_style.h) read and replace a caption's
+// style word.
+// The style words of a data set's captions, most images first (ties in
+// alphabetical order), valid style words only, at most kMaxPackageStyles: what
+// a package made from it lists (ModelPackage::styles).
+std::vector<std::string> dataset_styles(const Dataset& dataset);
 
 // A short form of an emoji caption, as users type prompts: the label (the
 // text before the first ", "), followed by its style clause ("<style> style")

@@ -41,7 +41,7 @@ double r_precision(const torch::Tensor& image, const std::vector<std::string>& c
                    const std::function<torch::Tensor(const std::vector<std::string>&)>& encode, int candidates = 100,
                    uint64_t seed = 0);
 
-// caption_style and with_style (dataset.h) read and replace a caption's style word.
+// caption_style and with_style (prompt_style.h) read and replace a caption's style word.
 // The caption with "noto" and "twemoji" swapped, or "" when it names neither.
 std::string other_style_caption(const std::string& caption);
 

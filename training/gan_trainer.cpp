@@ -905,6 +905,7 @@ std::string GanTrainer::export_package(const RunFolder& run) {
   pkg.name = run.root().filename().string();
   pkg.description = description_ + " (" + std::to_string(images) + " images)";
   pkg.sample_prompts = sample_captions_;
+  pkg.styles = dataset_styles(*train_);
   pkg.tokenizer_folder = tokenizer_folder_;
   pkg.clip = clip_;
   pkg.generator = G_ema_;

@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "model_io.h"
+#include "prompt_style.h"
 #include "safetensors.h"
 
 namespace gg {
@@ -163,6 +164,19 @@ ModelPackage load_package(const std::string& dir_str, const torch::Device& devic
       if (!s.is_string()) throw CheckpointError("'" + mpath.string() + "': \"sample_prompts\" must hold strings");
       pkg.sample_prompts.push_back(s.get<std::string>());
     }
+  }
+  if (m.doc.contains("styles")) {
+    const auto& st = m.doc["styles"];
+    if (!st.is_array()) throw CheckpointError("'" + mpath.string() + "': \"styles\" must be a list");
+    if (st.size() > kMaxPackageStyles)
+      throw CheckpointError("'" + mpath.string() + "': \"styles\" has " + std::to_string(st.size()) +
+                            " entries, at most " + std::to_string(kMaxPackageStyles));
+    for (const auto& s : st) {
+      if (!s.is_string()) throw CheckpointError("'" + mpath.string() + "': \"styles\" must hold strings");
+      pkg.styles.push_back(s.get<std::string>());
+    }
+    const std::string bad = check_style_words(pkg.styles);
+    if (!bad.empty()) throw CheckpointError("'" + mpath.string() + "': \"styles\": " + bad);
   }
 
   const fs::path clip_path = m.file("clip", true), gen_path = m.file("generator", true);
@@ -323,6 +337,8 @@ void save_package(const std::string& dir_str, const ModelPackage& pkg, const Sav
   if (!pkg.vocabulary && pkg.tokenizer_folder.empty())
     throw CheckpointError("save_package('" + dir.string() +
                           "'): no tokenizer given (set vocabulary or tokenizer_folder)");
+  if (const std::string bad = check_style_words(pkg.styles); !bad.empty())
+    throw CheckpointError("save_package('" + dir.string() + "'): styles: " + bad);
   if (fs::exists(dir)) {
     if (!fs::is_directory(dir))
       throw CheckpointError("cannot write the model package '" + dir.string() + "': it exists and is not a folder");
@@ -378,6 +394,7 @@ void save_package(const std::string& dir_str, const ModelPackage& pkg, const Sav
       doc["discriminator"] = "discriminator.safetensors";
     }
     if (!pkg.sample_prompts.empty()) doc["sample_prompts"] = pkg.sample_prompts;
+    if (!pkg.styles.empty()) doc["styles"] = pkg.styles;
     write_file_atomic((tmp / "package.json").string(), doc.dump(2) + "\n");
     if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path());
     rename_exchange_or_replace(tmp, dir);

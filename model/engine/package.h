@@ -6,7 +6,8 @@
 //                         "upsampler": "upsampler.safetensors"        (optional),
 //                         "evaluator": "evaluator_clip.safetensors"   (optional),
 //                         "discriminator": "discriminator.safetensors" (optional, training only),
-//                         "sample_prompts": [...]                     (optional)}
+//                         "sample_prompts": [...]                     (optional),
+//                         "styles": ["noto", "twemoji", ...]          (optional)}
 //   <pkg>/tokenizer/     vocab.json + merges.txt (Hugging Face CLIP format)
 //   <pkg>/*.safetensors  one network each (save_network kinds "clip", "generator", "upsampler")
 // Paths in package.json are relative to <pkg>. The tokenizer's context length
@@ -37,6 +38,9 @@ struct ModelPackage {
   std::string name = "model";
   std::string description;
   std::vector<std::string> sample_prompts;
+  // The style words of the training captions ("<label>, <style> style"), in
+  // the order the studio offers them (prompt_style.h); empty when unknown.
+  std::vector<std::string> styles;
 
   // Tokenizer. save_package writes `vocabulary` when it is set, otherwise it
   // copies vocab.json and merges.txt from `tokenizer_folder`. load_package sets

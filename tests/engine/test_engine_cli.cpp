@@ -80,6 +80,35 @@ class TestEngineCli : public QObject {
     QCOMPARE(run({"render", "--model", other, "--recipe", path("g.png"), "--out", path("x.png"), "--any-model"}).code, 0);
   }
 
+  // --style sets each prompt's style clause, removes it, or makes a row per
+  // style of the model (the package's "styles"), as the studio's Style box.
+  void generateStyle() {
+    const auto prompts_of = [&](const std::string& png) {
+      std::vector<std::string> out;
+      for (const auto& c : gg::RecipeGrid::parse(gg::read_png_text(png).at(gg::kRecipeChunkKey), png).cells)
+        out.push_back(c.sources.front().prompt);
+      return out;
+    };
+    auto r = run({"generate", "--model", pkg, "--prompt", "cat face", "--prompt", "red heart, noto style", "--style",
+                  "all", "--count", "2", "--out", path("st.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QCOMPARE(prompts_of(path("st.png")),
+             (std::vector<std::string>{"cat face, noto style", "cat face, noto style", "cat face, twemoji style",
+                                       "cat face, twemoji style", "red heart, noto style", "red heart, noto style",
+                                       "red heart, twemoji style", "red heart, twemoji style"}));
+    r = run({"generate", "--model", pkg, "--prompt", "cat face, noto style", "--style", "twemoji", "--out",
+             path("s1.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QCOMPARE(prompts_of(path("s1.png")), std::vector<std::string>{"cat face, twemoji style"});
+    // The same pixels as the prompt typed with that style.
+    r = run({"generate", "--model", pkg, "--prompt", "cat face, twemoji style", "--out", path("s2.png")});
+    QCOMPARE(cv::norm(cv::imread(path("s1.png")), cv::imread(path("s2.png")), cv::NORM_INF), 0.0);
+    r = run({"generate", "--model", pkg, "--prompt", "cat face, noto style", "--style", "none", "--out",
+             path("s3.png")});
+    QVERIFY2(r.code == 0, r.err.c_str());
+    QCOMPARE(prompts_of(path("s3.png")), std::vector<std::string>{"cat face"});
+  }
+
   void mixInterpolateInvertUpsample() {
     auto r = run({"mix", "--model", pkg, "--a", "cat face", "--b", "red heart", "--layers", "coarse,upsampler", "--swap",
                   "w", "--upsample", "--out", path("m.png")});
@@ -167,6 +196,14 @@ class TestEngineCli : public QObject {
           << -1 << missing;
     QTest::newRow("generate: empty prompt") << QStringList{"generate", "--model", p, "--prompt", " "} << 1 << "empty prompt";
     QTest::newRow("generate: no prompt") << QStringList{"generate", "--model", p} << 2 << "--prompt is required";
+    QTest::newRow("generate: style the model lacks")
+        << QStringList{"generate", "--model", p, "--prompt", "a", "--style", "fluent"} << 2
+        << "'fluent' is not one of this model's styles: noto, twemoji";
+    QTest::newRow("generate: not a style word")
+        << QStringList{"generate", "--model", p, "--prompt", "a", "--style", "Noto Style"} << 2
+        << "'Noto Style' is not a style word";
+    QTest::newRow("generate: style clause was the prompt")
+        << QStringList{"generate", "--model", p, "--prompt", "noto style", "--style", "none"} << 1 << "empty prompt";
     QTest::newRow("generate: unknown direction layer")
         << QStringList{"generate", "--model", p, "--prompt", "a", "--direction-from", "b", "--direction-to", "c",
                        "--direction-layers", "huge"}

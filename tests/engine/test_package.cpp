@@ -33,6 +33,7 @@ class TestPackage : public QObject {
     auto pkg = gg::load_package(dir);
     QCOMPARE(pkg.name, std::string("tiny-test"));
     QCOMPARE(pkg.sample_prompts.size(), size_t(2));
+    QCOMPARE(pkg.styles, (std::vector<std::string>{"noto", "twemoji"}));
     QVERIFY(pkg.upsampler && pkg.evaluator);
     QCOMPARE(pkg.hash.size(), size_t(16));
     for (auto& [a, b] : std::vector<std::pair<torch::nn::Module*, torch::nn::Module*>>{
@@ -180,6 +181,23 @@ class TestPackage : public QObject {
     j.erase("clip");
     write(dir / "package.json", j.dump());
     GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, "no \"clip\" entry");
+    // Styles: a list of distinct style words, bounded.
+    for (const auto& [styles, message] : std::vector<std::pair<nlohmann::json, std::string>>{
+             {"noto", "\"styles\" must be a list"},
+             {{"noto", 3}, "\"styles\" must hold strings"},
+             {{"noto", "Noto Style"}, "\"styles\": entry 1, 'Noto Style': a style word is 1-32 bytes"},
+             {{"noto", "noto"}, "entry 1, 'noto': listed twice"},
+             {std::vector<std::string>(65, "a"), "\"styles\" has 65 entries, at most 64"}}) {
+      j = nlohmann::json::parse(manifest);
+      j["styles"] = styles;
+      write(dir / "package.json", j.dump());
+      GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError, message);
+    }
+    auto bad = gg::test::tiny_package();
+    bad.styles = {"noto", ""};
+    GG_VERIFY_THROWS_WITH(gg::save_package(tmp.filePath("y").toStdString(), bad), gg::CheckpointError,
+                          "styles: entry 1, '': a style word");
+    QVERIFY(!fs::exists(tmp.filePath("y").toStdString()));
     // Missing tokenizer file.
     write(dir / "package.json", manifest);
     fs::remove(dir / "tokenizer" / "merges.txt");

@@ -37,6 +37,7 @@ inline ModelPackage tiny_package(bool with_upsampler = true, bool with_evaluator
   pkg.name = "tiny-test";
   pkg.description = "random tiny networks for tests";
   pkg.sample_prompts = {"cat face, noto style", "red heart, twemoji style"};
+  pkg.styles = {"noto", "twemoji"};
   pkg.clip = ClipModel(config.clip);
   pkg.generator = Generator(config.generator);
   // Random init leaves noise_strength at 0 and weights small; that is fine for

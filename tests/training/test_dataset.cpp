@@ -619,6 +619,8 @@ class TestDataset : public QObject {
     gg::Dataset ds(dir, o);
     const std::vector<int64_t> own = {0, 1, 2, 3, 4, 5};
     QCOMPARE(gg::caption_style(captions[3]), std::string("openmoji"));
+    // What a package made from this set lists: most images first, ties alphabetical.
+    QCOMPARE(gg::dataset_styles(ds), (std::vector<std::string>{"noto", "twemoji", "openmoji"}));
 
     gg::CaptionSampler plain(ds, 5), zero(ds, 5, 0.0), all(ds, 5, 1.0), half(ds, 5, 0.5);
     std::map<std::string, std::set<std::string>> styles_used;  // own style -> negatives' styles

@@ -183,6 +183,18 @@ class TestTrainer : public QObject {
     auto p = run({"package", "--base", pkg.string(), "--no-discriminator", "--out", bare.string()});
     QVERIFY2(p.code == 0, p.err.c_str());
     QVERIFY(!fs::exists(bare / "discriminator.safetensors"));
+    // --styles sets the style words the studio offers; bad ones are refused.
+    p = run({"package", "--base", pkg.string(), "--styles", "noto,twemoji", "--sample-prompt", "cat face, noto style",
+             "--sample-prompt", "red heart", "--out", (root() / "ft-styles").string()});
+    QVERIFY2(p.code == 0, p.err.c_str());
+    const auto styled = gg::load_package((root() / "ft-styles").string());
+    QCOMPARE(styled.styles, (std::vector<std::string>{"noto", "twemoji"}));
+    QCOMPARE(styled.sample_prompts, (std::vector<std::string>{"cat face, noto style", "red heart"}));
+    p = run({"package", "--base", pkg.string(), "--sample-prompt", " ", "--out", (root() / "ft-styles3").string()});
+    QCOMPARE(p.code, 2);
+    p = run({"package", "--base", pkg.string(), "--styles", "noto,,x", "--out", (root() / "ft-styles2").string()});
+    QCOMPARE(p.code, 2);
+    QVERIFY2(contains(p.err, "--styles: entry 1, '': a style word"), p.err.c_str());
     auto args2 = train_args(root() / "data", root() / "ft-bare", 4);
     args2.insert(args2.end(), {"--init", bare.string()});
     auto r2 = run(args2);
