@@ -53,7 +53,10 @@ QImage gridImage(const torch::Tensor& images, int columns) {
 QJsonObject toQJson(const json& j) { return QJsonDocument::fromJson(QByteArray::fromStdString(j.dump())).object(); }
 json fromQJson(const QJsonObject& o) { return json::parse(QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString()); }
 
-int gridColumns(int n) { return int(std::ceil(std::sqrt(double(std::max(1, n))))); }
+// A grid's default width: a row per prompt when there are several, else square.
+int gridColumns(int n, int rows) {
+  return rows > 1 ? std::max(1, n / rows) : int(std::ceil(std::sqrt(double(std::max(1, n)))));
+}
 
 class EngineBackend : public Backend {
  public:
@@ -79,6 +82,7 @@ class EngineBackend : public Backend {
                                                               : info.upsampled_resolution);
     }
     for (const std::string& p : pkg.sample_prompts) info.sample_prompts << QString::fromStdString(p);
+    for (const std::string& s : pkg.styles) info.styles << QString::fromStdString(s);
     return info;
   }
 
@@ -91,7 +95,8 @@ class EngineBackend : public Backend {
     for (Recipe& c : cells) e.stamp(c);
     const Rendered rendered = cells.size() == 1 ? e.render(cells[0]) : e.render_batch(cells);
     const torch::Tensor images = rendered.upsampled.defined() ? rendered.upsampled : rendered.image;
-    const int columns = r.columns > 0 ? r.columns : gridColumns(int(cells.size()));
+    const int rows = r.kind == RenderRequest::Kind::Generate ? 1 + int(r.more_prompts.size()) : 1;
+    const int columns = r.columns > 0 ? r.columns : gridColumns(int(cells.size()), rows);
     out.image = gridImage(images, columns);
     if (cells.size() == 1) {
       out.recipe = toQJson(cells[0].to_json());
@@ -363,7 +368,7 @@ class EngineBackend : public Backend {
     }
     r.count = regular ? count : n;
     if (regular) r.more_prompts = prompts.mid(1);
-    r.columns = grid.columns == gridColumns(regular ? rows * count : n) ? 0 : grid.columns;
+    r.columns = grid.columns == (regular ? gridColumns(rows * count, rows) : gridColumns(n, 1)) ? 0 : grid.columns;
   }
 
   // One recipe per grid cell.

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "prompt_style.h"
 #include "source_editor.h"
 
 namespace gg::ui {
@@ -34,6 +35,8 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent) {
   connect(prompt_->lineEdit(), &QLineEdit::returnPressed, this, &PromptPanel::generate);
   connect(prompt_->lineEdit(), &QLineEdit::textEdited, this, [this] { forgetGridRows(); });
   form->addRow(tr("Prompt"), prompt_);
+  form->addRow(tr("Style"), buildStyleRow());
+  connect(prompt_, &QComboBox::currentTextChanged, this, [this] { showPromptStyle(); });
   form->addRow(tr("Seed"), buildSeedRow());
   notes_ = new QLabel(this);
   notes_->setStyleSheet("color: #e0a040;");
@@ -54,6 +57,43 @@ PromptPanel::PromptPanel(QWidget* parent) : QWidget(parent) {
                              [this] { emitLive(); });
   form->addRow(tr("Strength"), strength_.row);
   form->addRow(buildGenerateButton());
+}
+
+QWidget* PromptPanel::buildStyleRow() {
+  style_ = new QComboBox(this);
+  style_->setToolTip(tr("The model's styles (its training captions end in “…, <style> style”): picking one sets "
+                        "the prompt's style clause"));
+  style_->setEnabled(false);
+  connect(style_, &QComboBox::activated, this, [this](int index) {
+    const std::string styled =
+        with_style(prompt_->currentText().trimmed().toStdString(), style_->itemData(index).toString().toStdString());
+    forgetGridRows();
+    setPrompt(QString::fromStdString(styled));
+  });
+  every_style_ = new QToolButton(this);
+  every_style_->setText(tr("A row per style"));
+  every_style_->setToolTip(tr("Grid rows: the prompt in each of the model's styles (the same seeds in every row)"));
+  every_style_->setEnabled(false);
+  connect(every_style_, &QToolButton::clicked, this, &PromptPanel::everyStyle);
+  return hboxRow(this, {{style_, 1}, {every_style_, 0}});
+}
+
+void PromptPanel::showPromptStyle() {
+  const QString style = QString::fromStdString(caption_style(prompt_->currentText().trimmed().toStdString()));
+  const QSignalBlocker b(style_);
+  style_->setCurrentIndex(style_->findData(style));  // -1 (blank) for a style the model does not list
+}
+
+void PromptPanel::everyStyle() {
+  if (style_->count() < 2) return;
+  const std::string prompt = prompt_->currentText().trimmed().toStdString();
+  QStringList rows;
+  for (int i = 1; i < style_->count(); ++i)
+    rows << QString::fromStdString(with_style(prompt, style_->itemData(i).toString().toStdString()));
+  setPrompt(rows.takeFirst());
+  more_prompts_ = rows;
+  columns_ = 0;
+  showNotes();
 }
 
 QWidget* PromptPanel::buildSeedRow() {
@@ -191,6 +231,15 @@ void PromptPanel::setDirection(const QString& from, const QString& to, double st
 }
 
 void PromptPanel::setModel(const ModelInfo& info) {
+  {
+    const QSignalBlocker b(style_);
+    style_->clear();
+    if (!info.styles.isEmpty()) style_->addItem(tr("no style word"), QString());
+    for (const QString& s : info.styles) style_->addItem(s, s);
+    style_->setEnabled(!info.styles.isEmpty());
+    every_style_->setEnabled(info.styles.size() > 1);
+  }
+  showPromptStyle();
   upsample_->setEnabled(info.upsampled_resolution > 0);
   upsample_->setText(info.upsampled_resolution > 0 ? tr("Upsample to %1 px").arg(info.upsampled_resolution)
                                                    : tr("Upsample"));
@@ -249,7 +298,7 @@ void PromptPanel::showNotes() {
   QStringList notes;
   if (!latent_.isEmpty()) notes << tr("Using the latent %1 (a new seed leaves it)").arg(latent_);
   if (!more_prompts_.isEmpty())
-    notes << tr("Grid rows from the recipe: also “%1” (editing the prompt or the count drops them)")
+    notes << tr("Further grid rows: “%1” (editing the prompt or the count drops them)")
                  .arg(more_prompts_.join(QStringLiteral("”, “")));
   if (columns_ > 0) notes << tr("%1 grid columns, as in the recipe").arg(columns_);
   if (direction_layers_ != QLatin1String("all")) notes << tr("The direction acts on the layers %1").arg(direction_layers_);

@@ -1,5 +1,6 @@
-// The Prompt panel: prompt (with its history), seed (fixed, dice, or random
-// each time), truncation psi (live), a grid of 1-16, upsampling with the
+// The Prompt panel: prompt (with its history), the model's styles (setting
+// the prompt's "<style> style" clause, or a grid row per style), seed (fixed,
+// dice, or random each time), truncation psi (live), a grid of 1-16, upsampling with the
 // upsampler's seed, the generator's noise, and a latent direction between
 // two prompts with a strength (live). Builds a Generate RenderRequest,
 // restores itself from one (undo, history, a dropped recipe) without
@@ -19,6 +20,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
+class QToolButton;
 
 namespace gg::ui {
 
@@ -43,6 +45,8 @@ class PromptPanel : public QWidget {
   void applyRenderSettings(RenderRequest& r) const;
   void setRenderSettings(const RenderRequest& r);
   QComboBox* promptBox() const { return prompt_; }
+  QComboBox* styleBox() const { return style_; }
+  QToolButton* everyStyleButton() const { return every_style_; }
   QSpinBox* countSpin() const { return count_; }
   QComboBox* noiseBox() const { return noise_; }
   QSpinBox* upsampleSeedSpin() const { return upsample_seed_; }
@@ -58,6 +62,9 @@ class PromptPanel : public QWidget {
   void liveChanged(const gg::ui::RenderRequest& request);
 
  private:
+  QWidget* buildStyleRow();
+  void showPromptStyle();  // the style box follows the prompt's style clause
+  void everyStyle();       // rows of the grid: the prompt in each of the model's styles
   QWidget* buildSeedRow();
   QWidget* buildGridRow();
   QWidget* buildRenderRow();
@@ -67,6 +74,8 @@ class PromptPanel : public QWidget {
   void showNotes();
   void forgetGridRows();  // the prompt or the count changed by hand: one prompt, square grid
   QComboBox* prompt_;
+  QComboBox* style_;
+  QToolButton* every_style_;
   QSpinBox* seed_;
   QCheckBox* random_;
   SliderSpin psi_;

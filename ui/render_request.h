@@ -40,7 +40,7 @@ struct RenderRequest {
   Source source;
   int count = 1;
   QStringList more_prompts;
-  int columns = 0;  // of the grid; 0: ceil(sqrt(images))
+  int columns = 0;  // of the grid; 0: `count` with further rows, else ceil(sqrt(images))
 
   // Every kind (the Prompt panel holds them for all): truncation, the
   // upsampler, its seed (z and input noise; unset: each image's own seed,
@@ -104,6 +104,7 @@ struct ModelInfo {
   QStringList layers;          // W+ slot names, lowest resolution first ("4px.b0", ...)
   QVector<int> layer_resolutions;
   QStringList sample_prompts;
+  QStringList styles;  // the style words of the training captions (package.json "styles")
 };
 
 // Inversion progress and result.

@@ -2,6 +2,8 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QSpinBox>
+#include <QToolButton>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -90,6 +92,18 @@ int runScreenshotTour(MainWindow& w, const QString& out_dir, const QString& data
     waitSignal(&w, &MainWindow::stateCommitted, 120000);
     if (!grab(w, out_dir + "/upsample.png", log)) ++failures;
     prompt->setUpsample(false);
+  }
+
+  // Styles: one prompt in every style the package lists, a row each.
+  if (w.model().styles.size() > 1) {
+    prompt->setPrompt(QStringLiteral("cat face"));
+    prompt->countSpin()->setValue(4);
+    prompt->everyStyleButton()->click();
+    prompt->setSeed(0);
+    prompt->generate();
+    waitSignal(&w, &MainWindow::stateCommitted, 60000);
+    if (!grab(w, out_dir + "/styles.png", log)) ++failures;
+    prompt->countSpin()->setValue(1);
   }
 
   // Style Mix: layout from A, the fine layers from B.

@@ -13,6 +13,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QComboBox>
+#include <QToolButton>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QMimeData>
@@ -87,6 +88,47 @@ class TestPanels : public QObject, public gg::test::StudioFixture {
     p->findChild<QSlider*>()->setValue(30);
     QVERIFY(more.wait(30000));
     QCOMPARE(more.last().first().value<RenderResult>().request.psi, 0.3);
+  }
+
+  // The Style box lists the package's styles and follows the prompt's style
+  // clause; picking one sets the clause; "A row per style" makes a grid row
+  // for each style, the same seeds in every row.
+  void styleBoxSetsThePromptsStyle() {
+    PromptPanel* p = w_->promptPanel();
+    QComboBox* box = p->styleBox();
+    QVERIFY(box->isEnabled());
+    QCOMPARE(box->count(), 3);  // "no style word", noto, twemoji
+    QCOMPARE(box->itemData(1).toString(), QString("noto"));
+    QCOMPARE(box->itemData(2).toString(), QString("twemoji"));
+    p->setPrompt("cat face, noto style");
+    QCOMPARE(box->currentData().toString(), QString("noto"));
+    p->setPrompt("cat face, cartoon style");
+    QCOMPARE(box->currentIndex(), -1);  // a style the model does not list
+    p->setPrompt("cat face");
+    QCOMPARE(box->currentIndex(), 0);
+    QTest::keyClick(box, Qt::Key_Down);  // as a user steps through the list: activated
+    QCOMPARE(p->promptBox()->currentText(), QString("cat face, noto style"));
+    box->setCurrentIndex(2);
+    Q_EMIT box->activated(2);
+    QCOMPARE(p->promptBox()->currentText(), QString("cat face, twemoji style"));
+    Q_EMIT box->activated(0);
+    QCOMPARE(p->promptBox()->currentText(), QString("cat face"));
+    // A row per style.
+    p->countSpin()->setValue(4);
+    p->everyStyleButton()->click();
+    QCOMPARE(p->promptBox()->currentText(), QString("cat face, noto style"));
+    QVERIFY2(p->notes().contains("cat face, twemoji style"), qPrintable(p->notes()));
+    p->setSeed(5);
+    p->generate();
+    const EditState s = waitCommit();
+    QCOMPARE(s.request.more_prompts, QStringList{"cat face, twemoji style"});
+    QCOMPARE(s.image.size(), QSize(64, 32));  // a row per style: 2 rows x 4 seeds of 16 px
+    // Editing the prompt by hand drops the rows.
+    p->promptBox()->lineEdit()->selectAll();
+    QTest::keyClicks(p->promptBox()->lineEdit(), "red heart");
+    QVERIFY(p->request().more_prompts.isEmpty());
+    QCOMPARE(box->currentIndex(), 0);
+    p->countSpin()->setValue(1);
   }
 
   // The tiny package has a 16 -> 64 px upsampler: the checkbox runs it and the
