@@ -1,6 +1,8 @@
 // `gigagan generate`: images from prompts and seeds (the studio's Generate
 // panel): truncation around the prompt's mean w, grids, latent directions,
 // the upsampler. Every PNG carries its recipe.
+#include <algorithm>
+
 #include "cli_engine.h"
 #include "prompt_style.h"
 
