@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -283,6 +284,13 @@ uint64_t pair_key(int64_t a, int64_t b) {
 }
 
 std::string read_file(const std::string& path, const char* what) {
+  // CLIP's own vocab.json is about 1.6 MB: bounded before anything is read.
+  constexpr uintmax_t kMaxBytes = uintmax_t(64) << 20;
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxBytes)
+    throw ConfigError(std::string(what) + " '" + path + "' is " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(kMaxBytes) + " a tokenizer file may have");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError("cannot open " + std::string(what) + " '" + path +

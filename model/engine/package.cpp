@@ -25,7 +25,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& p, const std::string& what) {
+// Bounds on the text files of a package, checked before reading: a manifest
+// is a few kB, CLIP's own BPE files about 2 MB.
+constexpr uintmax_t kMaxManifestBytes = uintmax_t(1) << 20;
+constexpr uintmax_t kMaxTokenizerFileBytes = uintmax_t(64) << 20;
+
+std::string read_text(const fs::path& p, const std::string& what, uintmax_t max_bytes) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(p, ec);
+  if (!ec && size > max_bytes)
+    throw CheckpointError(what + " '" + p.string() + "' is " + std::to_string(size) + " bytes, more than the " +
+                          std::to_string(max_bytes) + " it may have");
   std::ifstream in(p, std::ios::binary);
   if (!in) throw CheckpointError(what + " '" + p.string() + "' cannot be read");
   std::ostringstream ss;
@@ -99,7 +109,7 @@ Manifest read_manifest(const fs::path& dir) {
   Manifest m;
   m.dir = dir;
   try {
-    m.doc = json::parse(read_text(mpath, "package file"));
+    m.doc = json::parse(read_text(mpath, "package file", kMaxManifestBytes));
   } catch (const json::exception& e) {
     throw CheckpointError("'" + mpath.string() + "' is not valid JSON: " + e.what());
   }
@@ -126,10 +136,10 @@ void freeze(Module& m) {
 
 std::string hash_manifest(const Manifest& m) {
   Fnv1a64 h;
-  h.add(read_text(m.dir / "package.json", "package file"));
+  h.add(read_text(m.dir / "package.json", "package file", kMaxManifestBytes));
   const fs::path tok = m.file("tokenizer", true);
-  h.add(read_text(tok / "vocab.json", "tokenizer file"));
-  h.add(read_text(tok / "merges.txt", "tokenizer file"));
+  h.add(read_text(tok / "vocab.json", "tokenizer file", kMaxTokenizerFileBytes));
+  h.add(read_text(tok / "merges.txt", "tokenizer file", kMaxTokenizerFileBytes));
   for (const char* key : {"clip", "generator", "upsampler", "evaluator"}) {
     const fs::path p = m.file(key, std::string(key) == "clip" || std::string(key) == "generator");
     if (p.empty()) continue;
@@ -361,7 +371,7 @@ void save_package(const std::string& dir_str, const ModelPackage& pkg, const Sav
       for (const char* f : {"vocab.json", "merges.txt"}) {
         const fs::path src = fs::path(pkg.tokenizer_folder) / f;
         require_file(src, "tokenizer file");
-        write_file_atomic((tok / f).string(), read_text(src, "tokenizer file"));
+        write_file_atomic((tok / f).string(), read_text(src, "tokenizer file", kMaxTokenizerFileBytes));
       }
     }
     json doc = {{"format", kPackageFormat},

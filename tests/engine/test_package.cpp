@@ -198,6 +198,10 @@ class TestPackage : public QObject {
     GG_VERIFY_THROWS_WITH(gg::save_package(tmp.filePath("y").toStdString(), bad), gg::CheckpointError,
                           "styles: entry 1, '': a style word");
     QVERIFY(!fs::exists(tmp.filePath("y").toStdString()));
+    // A manifest over 1 MiB is refused before it is read.
+    write(dir / "package.json", manifest + std::string((size_t(1) << 20) - manifest.size() + 1, ' '));
+    GG_VERIFY_THROWS_WITH(gg::load_package(dir.string()), gg::CheckpointError,
+                          "package.json' is 1048577 bytes, more than the 1048576 it may have");
     // Missing tokenizer file.
     write(dir / "package.json", manifest);
     fs::remove(dir / "tokenizer" / "merges.txt");

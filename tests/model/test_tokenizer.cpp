@@ -387,6 +387,11 @@ class TestTokenizer : public QObject {
     dup["a"] = 0;
     write_text(dir.filePath("vocab.json"), dup.dump());
     GG_VERIFY_THROWS_WITH(Tokenizer::from_folder(folder), gg::ConfigError, "is used by both");
+    // A file over the bound is refused before it is read (a sparse file: no disk used).
+    write_text(dir.filePath("vocab.json"), vocab_json.dump());
+    std::filesystem::resize_file(dir.filePath("merges.txt").toStdString(), (uintmax_t(64) << 20) + 1);
+    GG_VERIFY_THROWS_WITH(Tokenizer::from_folder(folder), gg::ConfigError,
+                          "is 67108865 bytes, more than the 67108864 a tokenizer file may have");
   }
 };
 
