@@ -96,10 +96,12 @@ Command package_command() {
       pkg.sample_prompts = args.get_all("sample-prompt");
       if (pkg.sample_prompts.size() > kMaxGridPrompts)
         throw UsageError("gigagan package: at most " + std::to_string(kMaxGridPrompts) + " --sample-prompt");
-      for (const auto& p : pkg.sample_prompts)
-        if (p.find_first_not_of(" \t") == std::string::npos || p.size() > kMaxPromptBytes)
-          throw UsageError("gigagan package: --sample-prompt must be non-empty text of at most " +
-                           std::to_string(kMaxPromptBytes) + " bytes");
+      for (size_t i = 0; i < pkg.sample_prompts.size(); ++i) {
+        const std::string& p = pkg.sample_prompts[i];
+        if (p.find_first_not_of(" \t") == std::string::npos)
+          throw UsageError("gigagan package: --sample-prompt " + std::to_string(i + 1) + " is empty");
+        check_prompt_text(p, "gigagan package: --sample-prompt " + std::to_string(i + 1));
+      }
     }
     if (args.has("styles")) {
       pkg.styles.clear();

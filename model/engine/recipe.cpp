@@ -173,11 +173,7 @@ torch::Tensor tensor_from_json(const json& j, const std::string& where) {
   return t;
 }
 
-namespace {
-
-// A prompt must be valid UTF-8 (the recipe is JSON, the tokenizer reads
-// UTF-8) and of bounded length; the error says it is the prompt.
-void check_prompt(const std::string& prompt, const std::string& where) {
+void check_prompt_text(const std::string& prompt, const std::string& where) {
   const size_t bad = utf8_invalid_at(prompt);
   if (bad != std::string::npos)
     throw PromptError(where + ": the prompt is not valid UTF-8 (byte " + std::to_string(bad) + " of " +
@@ -186,6 +182,8 @@ void check_prompt(const std::string& prompt, const std::string& where) {
     throw PromptError(where + ": the prompt is " + std::to_string(prompt.size()) + " bytes, over the limit of " +
                       std::to_string(kMaxPromptBytes));
 }
+
+namespace {
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -214,7 +212,7 @@ void Recipe::validate() const {
     for (char c : s.prompt) blank = blank && std::isspace(static_cast<unsigned char>(c));
     if (blank)
       throw PromptError("empty prompt (source " + std::to_string(i) + "): describe the image, e.g. \"cat face\"");
-    check_prompt(s.prompt, where + ".prompt");
+    check_prompt_text(s.prompt, where + ".prompt");
     if (!std::isfinite(s.psi) || std::abs(s.psi) > kMaxPsi)
       throw ConfigError(where + ".psi: must be finite and in [-" + fmt(kMaxPsi) + ", " + fmt(kMaxPsi) +
                         "] (the limit), got " + fmt(s.psi));
@@ -250,8 +248,8 @@ void Recipe::validate() const {
                       d.to_source >= static_cast<int>(n)))
       throw ConfigError(where + ": source index out of range");
     if (by_prompt) {
-      check_prompt(d.from, where + ".from");
-      check_prompt(d.to, where + ".to");
+      check_prompt_text(d.from, where + ".from");
+      check_prompt_text(d.to, where + ".to");
     }
     if (!std::isfinite(d.strength) || std::abs(d.strength) > kMaxStrength)
       throw ConfigError(where + ".strength: must be finite and in [-" + fmt(kMaxStrength) + ", " +

@@ -48,6 +48,10 @@ constexpr double kMaxStrength = 100.0;     // |direction strength|
 constexpr double kMaxLatentValue = 1000.0;  // |any entry of an inverted latent|
 constexpr int64_t kMaxLatentElements = 1 << 22;
 
+// A prompt must be valid UTF-8 (the recipe is JSON, the tokenizer reads
+// UTF-8) and at most kMaxPromptBytes; throws PromptError naming `where`.
+void check_prompt_text(const std::string& prompt, const std::string& where);
+
 // A w found by inversion: [w_dim] (space "w") or [num_ws, w_dim] ("w+"), float32 CPU.
 struct Latent {
   bool plus = false;

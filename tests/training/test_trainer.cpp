@@ -192,6 +192,10 @@ class TestTrainer : public QObject {
     QCOMPARE(styled.sample_prompts, (std::vector<std::string>{"cat face, noto style", "red heart"}));
     p = run({"package", "--base", pkg.string(), "--sample-prompt", " ", "--out", (root() / "ft-styles3").string()});
     QCOMPARE(p.code, 2);
+    p = run({"package", "--base", pkg.string(), "--sample-prompt", "ok", "--sample-prompt", "caf\xe9", "--out",
+             (root() / "ft-styles4").string()});
+    QVERIFY(p.code != 0 && !fs::exists(root() / "ft-styles4"));
+    QVERIFY2(contains(p.err, "--sample-prompt 2: the prompt is not valid UTF-8"), p.err.c_str());
     p = run({"package", "--base", pkg.string(), "--styles", "noto,,x", "--out", (root() / "ft-styles2").string()});
     QCOMPARE(p.code, 2);
     QVERIFY2(contains(p.err, "--styles: entry 1, '': a style word"), p.err.c_str());
